@@ -1,0 +1,16 @@
+"""Targets of `segc compile`: one small module per dialect, holding only what differs."""
+
+from __future__ import annotations
+
+from segc.dialects.base import Dialect
+from segc.dialects.duckdb import DuckDB
+
+_DIALECTS: dict[str, type[Dialect]] = {d.name: d for d in (DuckDB,)}
+NAMES = tuple(_DIALECTS)
+
+
+def get_dialect(name: str) -> Dialect:
+    return _DIALECTS[name]()
+
+
+__all__ = ["Dialect", "NAMES", "get_dialect"]

@@ -1,0 +1,138 @@
+"""What every target has in common; each dialect module overrides only what differs.
+
+Every method returns a sqlglot expression. Calendar meaning is never left to a dialect default:
+computed bounds are cast back to DATE, weeks start on Monday by construction, and date arithmetic
+passes whole numbers and units (never intervals) to sqlglot.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlglot
+from sqlglot import exp
+
+from segc.compiler.ir import Trunc, Unit
+
+_LOWER_SAFE = re.compile(r"^[a-z_][a-z0-9_]*$")
+LIKE_ESCAPE = "!"
+
+
+def date_type() -> exp.DataType:
+    return exp.DataType.build("DATE")
+
+
+def to_date(e: exp.Expression) -> exp.Expression:
+    return exp.Cast(this=e, to=date_type())
+
+
+class Dialect:
+    """A target of `segc compile`; the base class is correct for DuckDB."""
+
+    name = "duckdb"
+    sqlglot_dialect = "duckdb"
+    text_type = "VARCHAR"
+    timestamp_type = "TIMESTAMP"
+    #: can `count`, `members` and `apply` run against this engine?
+    executes = True
+
+    # -- names ---------------------------------------------------------------------------------
+
+    def identifier(self, name: str) -> exp.Identifier:
+        """Names always reach SQL quoted, spelled as the engine stores them."""
+        return exp.Identifier(this=self.normalize(name), quoted=True)
+
+    def normalize(self, name: str) -> str:
+        return name
+
+    def column(self, name: str, table: str | None = None) -> exp.Column:
+        return exp.Column(this=self.identifier(name), table=self.identifier(table) if table else None)
+
+    def table(self, parts: tuple[str, ...], alias: str | None = None) -> exp.Table:
+        ids = [self.identifier(p) for p in parts]
+        kwargs: dict = {"this": ids[-1]}
+        if len(ids) >= 2:
+            kwargs["db"] = ids[-2]
+        if len(ids) == 3:
+            kwargs["catalog"] = ids[0]
+        t = exp.Table(**kwargs)
+        if alias:
+            t.set("alias", exp.TableAlias(this=self.identifier(alias)))
+        return t
+
+    # -- values --------------------------------------------------------------------------------
+
+    def string(self, value: str) -> exp.Expression:
+        return exp.Literal.string(value)
+
+    def text(self, e: exp.Expression) -> exp.Expression:
+        return exp.Cast(this=e, to=exp.DataType.build(self.text_type))
+
+    # -- dates ---------------------------------------------------------------------------------
+
+    def date_literal(self, iso: str) -> exp.Expression:
+        return to_date(exp.Literal.string(iso))
+
+    def current_date(self, timezone: str | None) -> exp.Expression:
+        """Today: CURRENT_DATE, or the current date in the reporting time zone."""
+        if timezone is None:
+            return exp.CurrentDate()
+        local = exp.AtTimeZone(this=exp.CurrentTimestamp(), zone=exp.Literal.string(timezone))
+        return to_date(local)
+
+    def add(self, d: exp.Expression, n: int, unit: Unit) -> exp.Expression:
+        return to_date(exp.DateAdd(this=d, expression=exp.Literal.number(n), unit=exp.Var(this=unit.name)))
+
+    def start_of(self, d: exp.Expression, unit: Trunc) -> exp.Expression:
+        return to_date(exp.DateTrunc(this=d, unit=exp.Literal.string(unit.name)))
+
+    def day_start(self, day: exp.Expression, timezone: str | None) -> exp.Expression:
+        """The instant a local day starts, as a naive UTC timestamp comparable with the column."""
+        ts = exp.Cast(this=day, to=exp.DataType.build(self.timestamp_type))
+        if timezone is None:
+            return ts
+        # local wall time -> instant -> UTC wall time
+        aware = exp.AtTimeZone(this=ts, zone=exp.Literal.string(timezone))
+        return exp.Cast(this=exp.AtTimeZone(this=aware, zone=exp.Literal.string("UTC")),
+                        to=exp.DataType.build(self.timestamp_type))
+
+    # -- JSON, lists, strings ------------------------------------------------------------------
+
+    def json_text(self, column: exp.Expression, path: tuple[str, ...]) -> exp.Expression:
+        json_path = exp.JSONPath(expressions=[exp.JSONPathRoot(), *(exp.JSONPathKey(this=k) for k in path)])
+        return exp.JSONExtractScalar(this=column, expression=json_path)
+
+    def array(self, values: tuple[str, ...]) -> exp.Expression:
+        return exp.Array(expressions=[self.string(v) for v in values])
+
+    def list_size(self, column: exp.Expression) -> exp.Expression:
+        return exp.ArraySize(this=column)
+
+    def list_overlaps(self, column: exp.Expression, values: tuple[str, ...]) -> exp.Expression:
+        return exp.ArrayOverlaps(this=column, expression=self.array(values))
+
+    def list_contains_all(self, column: exp.Expression, values: tuple[str, ...]) -> exp.Expression:
+        return exp.ArrayContainsAll(this=column, expression=self.array(values))
+
+    def like(self, e: exp.Expression, pattern: str) -> exp.Expression:
+        """Case-insensitive LIKE with an explicit escape character on every engine."""
+        like = exp.Like(this=exp.Lower(this=e), expression=exp.Lower(this=self.string(pattern)))
+        return exp.Escape(this=like, expression=self.string(LIKE_ESCAPE))
+
+    def trim(self, e: exp.Expression) -> exp.Expression:
+        return exp.Trim(this=e)
+
+    # -- aggregates and statements -------------------------------------------------------------
+
+    def count_if(self, pred: exp.Expression) -> exp.Expression:
+        return exp.CountIf(this=pred)
+
+    def create_view(self, name: exp.Table, query: exp.Expression) -> exp.Expression:
+        return exp.Create(this=name, kind="VIEW", replace=True, expression=query)
+
+    def create_schema(self, schema: tuple[str, ...]) -> exp.Expression:
+        return exp.Create(this=self.table(schema), kind="SCHEMA", exists=True)
+
+    def sql(self, e: exp.Expression, pretty: bool = True) -> str:
+        return e.sql(dialect=self.sqlglot_dialect, pretty=pretty,
+                     unsupported_level=sqlglot.ErrorLevel.RAISE)
