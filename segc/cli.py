@@ -1,0 +1,301 @@
+"""The `segc` command: parse flags, call the library, print. Errors become exit codes:
+0 success, 1 invalid project or definitions, 2 usage error, 3 the database failed."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sys
+import zoneinfo
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from segc.compiler import Emitter, load_project, view_files, write_lock
+from segc.compiler.ir import Project
+from segc.compiler.sqlfiles import write_files
+from segc.dialects import NAMES as DIALECTS
+from segc.dialects import get_dialect
+from segc.errors import DatabaseError, Diagnostic, SegcError
+
+EXIT_INVALID, EXIT_USAGE, EXIT_DATABASE = 1, 2, 3
+
+
+class AsOf(click.ParamType):
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a date; write YYYY-MM-DD", param, ctx)
+
+
+project_option = click.option(
+    "-p", "--project", "project_dir", default=".", show_default=True,
+    type=click.Path(file_okay=False, path_type=Path), help="The project folder (holding segc.yml).")
+as_of_option = click.option("--as-of", type=AsOf(), help="Use this date as today (reproducible output).")
+db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                         help="A DuckDB database file.")
+owner_option = click.option("--owner", help="Only members owned by NAME; company segments plus NAME's personal ones.")
+
+
+def _warn(diags: list[Diagnostic]) -> None:
+    for d in diags:
+        click.echo(d.render(), err=True)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"segc: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _load(project_dir: Path) -> Project:
+    project, warnings = load_project(project_dir)
+    _warn(warnings)
+    return project
+
+
+def _segment_arg(project: Project, segment_id: str) -> None:
+    ids = [s.id for s in project.segments]
+    if segment_id not in ids:
+        from segc.compiler.util import suggest
+
+        hint = suggest(segment_id, ids)
+        raise click.BadParameter(f"no segment '{segment_id}'" + (f"; {hint}" if hint else ""),
+                                 param_hint="'ID'")
+
+
+class SegcGroup(click.Group):
+    """Turns segc's own errors into their exit codes, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SegcError as exc:
+            for d in exc.diagnostics:
+                click.echo(d.render(), err=True)
+            errors = sum(1 for d in exc.diagnostics if d.severity.value == "error")
+            click.echo(f"segc: {errors} error{'s' if errors != 1 else ''}; nothing was written", err=True)
+            sys.exit(EXIT_INVALID)
+        except DatabaseError as exc:
+            _fail(f"database: {exc}", EXIT_DATABASE)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:
+            sys.exit(0)
+        except Exception as exc:  # a bug in segc: say so plainly, without a traceback
+            _fail(f"internal error ({type(exc).__name__}: {exc}); please report it", EXIT_INVALID)
+
+
+@click.group(cls=SegcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="segc")
+def main() -> None:
+    """segc compiles customer segments written in YAML into SQL views.
+
+    \b
+    Quick start:
+      segc demo                       counts of the example segments on a demo warehouse
+      segc validate -p my_project     check segc.yml and segments/*.yml
+      segc compile -p my_project --out build/
+    """
+
+
+@main.command()
+@project_option
+def validate(project_dir: Path) -> None:
+    """Check the project; print every problem as FILE:LINE:COL.
+
+    \b
+    Example:
+      segc validate -p fixtures/example
+    """
+    project = _load(project_dir)
+    click.echo(f"ok: {len(project.segments)} segments in {len(project.model.entities)} entities", err=True)
+
+
+@main.command()
+@project_option
+@click.option("--dialect", type=click.Choice(DIALECTS), help="SQL dialect (default: target.dialect in segc.yml).")
+@as_of_option
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write one .sql file per view here instead of printing them.")
+def compile(project_dir: Path, dialect: str | None, as_of: dt.date | None, out_dir: Path | None) -> None:
+    """SQL for every view: one per segment, segment_membership and segment_counts.
+
+    Updates segc.lock with new segments and drops deleted ones.
+
+    \b
+    Example:
+      segc compile -p fixtures/example --as-of 2024-03-13 --out build/sql
+    """
+    project = _load(project_dir)
+    d = get_dialect(dialect or project.model.target.dialect)
+    emitter = Emitter(project, d, as_of)
+    files = [(f.name, f.render(d, as_of)) for f in view_files(project, emitter)]
+    if out_dir is not None:
+        write_files(files, out_dir)
+        click.echo(f"wrote {len(files)} files to {out_dir}", err=True)
+    else:
+        click.echo("\n".join(text for _, text in files), nl=False)
+    write_lock(project, project_dir)
+
+
+def _duckdb(path: Path, read_only: bool = True):
+    from segc.engines.duckdb import DuckDBEngine
+
+    return DuckDBEngine(path, read_only=read_only)
+
+
+@main.command()
+@project_option
+@db_option
+@as_of_option
+@owner_option
+@click.option("--show-empty", is_flag=True, help="Also show secondary segments with 0 members.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def count(project_dir: Path, db: Path, as_of: dt.date | None, owner: str | None, show_empty: bool, fmt: str) -> None:
+    """Live member counts of every segment, parents before children (R5, R18, R19).
+
+    Secondary segments with no members are hidden unless --show-empty.
+
+    \b
+    Example:
+      segc count -p fixtures/example --db demo.duckdb --as-of 2024-03-13 --owner tanaka
+    """
+    from segc.engines.run import count_segments
+    from segc.render import count_table
+
+    project = _load(project_dir)
+    engine = _duckdb(db)
+    try:
+        rows = count_segments(project, engine, as_of, owner, show_empty)
+    finally:
+        engine.close()
+    if fmt == "json":
+        click.echo(json.dumps([r.as_json() for r in rows], ensure_ascii=False, indent=2))
+    else:
+        click.echo(count_table(rows), nl=False)
+
+
+@main.command()
+@click.argument("segment_id", metavar="ID")
+@project_option
+@db_option
+@as_of_option
+@owner_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+def members(segment_id: str, project_dir: Path, db: Path, as_of: dt.date | None, owner: str | None, fmt: str) -> None:
+    """The member keys of one segment, sorted ascending.
+
+    \b
+    Example:
+      segc members vip -p fixtures/example --db demo.duckdb --format json
+    """
+    from segc.engines.run import member_keys
+
+    project = _load(project_dir)
+    _segment_arg(project, segment_id)
+    engine = _duckdb(db)
+    try:
+        keys = member_keys(project, engine, segment_id, as_of, owner)
+    finally:
+        engine.close()
+    if fmt == "json":
+        click.echo(json.dumps(keys, ensure_ascii=False, default=str))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["member_key"])
+        writer.writerows([k] for k in keys)
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        for k in keys:
+            click.echo(k)
+        click.echo(f"{len(keys)} members", err=True)
+
+
+@main.command()
+@click.argument("segment_id", metavar="ID")
+@project_option
+@as_of_option
+@click.option("--dialect", type=click.Choice(DIALECTS), help="SQL dialect (default: target.dialect in segc.yml).")
+def explain(segment_id: str, project_dir: Path, as_of: dt.date | None, dialect: str | None) -> None:
+    """The rule of one segment in words, with its dates resolved, and its SQL.
+
+    \b
+    Example:
+      segc explain vip_dormant -p fixtures/example --as-of 2024-03-13
+    """
+    from segc.render import describe
+
+    project = _load(project_dir)
+    _segment_arg(project, segment_id)
+    seg = project.segment(segment_id)
+    tz = project.model.timezone
+    today = as_of or (dt.datetime.now(zoneinfo.ZoneInfo(tz)).date() if tz else dt.date.today())
+    d = get_dialect(dialect or project.model.target.dialect)
+    entity = project.model.entity(seg.entity)
+    click.echo(f"{seg.name} [{seg.id}]")
+    if seg.description:
+        click.echo(seg.description)
+    click.echo(f"{entity.label} ({entity.name}), {seg.scope.value} scope" + (f", owner {seg.owner}" if seg.owner else ""))
+    if seg.parent:
+        click.echo(f"narrows: {seg.parent} (level {seg.level}); its conditions hold too")
+    click.echo(f"members, as of {today.isoformat()}{'' if as_of else ' (today)'}:")
+    for line in describe(seg.condition, today, 1):
+        click.echo(line)
+    click.echo("")
+    click.echo(d.sql(Emitter(project, d, as_of).view(seg)) + ";")
+
+
+@main.command()
+@project_option
+@db_option
+@as_of_option
+def apply(project_dir: Path, db: Path, as_of: dt.date | None) -> None:
+    """Create or replace every view in the database, all in one transaction.
+
+    Updates segc.lock once the views are in place.
+
+    \b
+    Example:
+      segc apply -p fixtures/example --db demo.duckdb
+    """
+    from segc.engines.run import apply_views
+
+    project = _load(project_dir)
+    engine = _duckdb(db, read_only=False)
+    try:
+        n = apply_views(project, engine, as_of)
+    finally:
+        engine.close()
+    write_lock(project, project_dir)
+    click.echo(f"applied {n} views to {db} (schema {project.model.target.schema})", err=True)
+
+
+@main.command()
+@as_of_option
+@click.option("--keep", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the demo warehouse to this DuckDB file instead of a temporary one.")
+def demo(as_of: dt.date | None, keep: Path | None) -> None:
+    """Build a demo CRM warehouse in DuckDB and show the example segments' counts.
+
+    Dates are as of 2024-03-13, the fixtures' reference day, unless --as-of says otherwise.
+
+    \b
+    Example:
+      segc demo --keep demo.duckdb
+    """
+    from segc.demo import run_demo
+
+    click.echo(run_demo(as_of, keep), nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,76 @@
+"""count, members and apply: compile for the engine's dialect, run, and shape the results."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from segc.compiler.emit import Emitter
+from segc.compiler.ir import Project, Scope, Segment
+from segc.compiler.sqlfiles import view_files
+from segc.engines.base import Engine
+
+
+@dataclass(frozen=True, slots=True)
+class CountRow:
+    segment: Segment
+    count: int
+
+    def as_json(self) -> dict[str, Any]:
+        s = self.segment
+        return {"id": s.id, "name": s.name, "parent": s.parent, "level": s.level, "count": self.count,
+                "entity": s.entity, "scope": s.scope.value, "owner": s.owner}
+
+
+def visible_segments(project: Project, owner: str | None) -> tuple[Segment, ...]:
+    """Company segments plus, with --owner, that person's personal ones; without it, all (R19)."""
+    if owner is None:
+        return project.segments
+    return tuple(s for s in project.segments if s.scope is Scope.COMPANY or s.owner == owner)
+
+
+def count_segments(project: Project, engine: Engine, as_of: dt.date | None = None,
+                   owner: str | None = None, show_empty: bool = False) -> list[CountRow]:
+    """Live counts in display order; one query (one pass) per entity."""
+    emitter = Emitter(project, engine.dialect, as_of)
+    segments = visible_segments(project, owner)
+    counts: dict[str, int] = {}
+    for entity, segs in emitter.by_entity(segments).items():
+        row = engine.query(engine.dialect.sql(emitter.count_query(entity, segs, owner), pretty=False))[0]
+        counts.update((s.id, int(n or 0)) for s, n in zip(segs, row))
+    rows = [CountRow(s, counts[s.id]) for s in segments]
+    if show_empty:
+        return rows
+    hidden: set[str] = set()
+    out = []
+    for r in rows:
+        s = r.segment
+        if s.parent in hidden or (s.level > 1 and r.count == 0):
+            hidden.add(s.id)
+            continue
+        out.append(r)
+    return out
+
+
+def member_keys(project: Project, engine: Engine, segment_id: str, as_of: dt.date | None = None,
+                owner: str | None = None) -> list[Any]:
+    emitter = Emitter(project, engine.dialect, as_of)
+    query = emitter.members_query(project.segment(segment_id), owner)
+    return [r[0] for r in engine.query(engine.dialect.sql(query, pretty=False))]
+
+
+def apply_statements(project: Project, engine: Engine, as_of: dt.date | None = None) -> list[str]:
+    emitter = Emitter(project, engine.dialect, as_of)
+    d = engine.dialect
+    schema = tuple(project.model.target.schema.split("."))
+    statements = [d.sql(d.create_schema(schema), pretty=False)]
+    statements += [d.sql(f.statement, pretty=False) for f in view_files(project, emitter)]
+    return statements
+
+
+def apply_views(project: Project, engine: Engine, as_of: dt.date | None = None) -> int:
+    """Create or replace every view in one transaction; returns how many views."""
+    statements = apply_statements(project, engine, as_of)
+    engine.apply(statements)
+    return len(statements) - 1
