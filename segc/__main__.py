@@ -1,0 +1,5 @@
+"""`python -m segc` runs the segc command."""
+
+from segc.cli import main
+
+main()
