@@ -40,8 +40,11 @@ project_option = click.option(
     "-p", "--project", "project_dir", default=".", show_default=True,
     type=click.Path(file_okay=False, path_type=Path), help="The project folder (holding segc.yml).")
 as_of_option = click.option("--as-of", type=AsOf(), help="Use this date as today (reproducible output).")
-db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True,
-                         help="A DuckDB database file.")
+
+
+def db_option(f):
+    f = click.option("--dsn", metavar="URL", help="A PostgreSQL URL, e.g. postgresql://user@host/db.")(f)
+    return click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="A DuckDB database file.")(f)
 owner_option = click.option("--owner", help="Only members owned by NAME; company segments plus NAME's personal ones.")
 
 
@@ -146,10 +149,17 @@ def compile(project_dir: Path, dialect: str | None, as_of: dt.date | None, out_d
     write_lock(project, project_dir)
 
 
-def _duckdb(path: Path, read_only: bool = True):
-    from segc.engines.duckdb import DuckDBEngine
+def _engine(db: Path | None, dsn: str | None, read_only: bool = True):
+    """--db FILE opens DuckDB, --dsn URL PostgreSQL; exactly one of them."""
+    if (db is None) == (dsn is None):
+        raise click.UsageError("give exactly one of --db FILE (DuckDB) or --dsn URL (PostgreSQL)")
+    if db is not None:
+        from segc.engines.duckdb import DuckDBEngine
 
-    return DuckDBEngine(path, read_only=read_only)
+        return DuckDBEngine(db, read_only=read_only)
+    from segc.engines.postgres import PostgresEngine
+
+    return PostgresEngine(dsn, read_only=read_only)
 
 
 @main.command()
@@ -159,7 +169,7 @@ def _duckdb(path: Path, read_only: bool = True):
 @owner_option
 @click.option("--show-empty", is_flag=True, help="Also show secondary segments with 0 members.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def count(project_dir: Path, db: Path, as_of: dt.date | None, owner: str | None, show_empty: bool, fmt: str) -> None:
+def count(project_dir: Path, db: Path | None, dsn: str | None, as_of: dt.date | None, owner: str | None, show_empty: bool, fmt: str) -> None:
     """Live member counts of every segment, parents before children (R5, R18, R19).
 
     Secondary segments with no members are hidden unless --show-empty.
@@ -172,7 +182,7 @@ def count(project_dir: Path, db: Path, as_of: dt.date | None, owner: str | None,
     from segc.render import count_table
 
     project = _load(project_dir)
-    engine = _duckdb(db)
+    engine = _engine(db, dsn)
     try:
         rows = count_segments(project, engine, as_of, owner, show_empty)
     finally:
@@ -190,7 +200,7 @@ def count(project_dir: Path, db: Path, as_of: dt.date | None, owner: str | None,
 @as_of_option
 @owner_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-def members(segment_id: str, project_dir: Path, db: Path, as_of: dt.date | None, owner: str | None, fmt: str) -> None:
+def members(segment_id: str, project_dir: Path, db: Path | None, dsn: str | None, as_of: dt.date | None, owner: str | None, fmt: str) -> None:
     """The member keys of one segment, sorted ascending.
 
     \b
@@ -201,7 +211,7 @@ def members(segment_id: str, project_dir: Path, db: Path, as_of: dt.date | None,
 
     project = _load(project_dir)
     _segment_arg(project, segment_id)
-    engine = _duckdb(db)
+    engine = _engine(db, dsn)
     try:
         keys = member_keys(project, engine, segment_id, as_of, owner)
     finally:
@@ -258,7 +268,7 @@ def explain(segment_id: str, project_dir: Path, as_of: dt.date | None, dialect: 
 @project_option
 @db_option
 @as_of_option
-def apply(project_dir: Path, db: Path, as_of: dt.date | None) -> None:
+def apply(project_dir: Path, db: Path | None, dsn: str | None, as_of: dt.date | None) -> None:
     """Create or replace every view in the database, all in one transaction.
 
     Updates segc.lock once the views are in place.
@@ -270,13 +280,13 @@ def apply(project_dir: Path, db: Path, as_of: dt.date | None) -> None:
     from segc.engines.run import apply_views
 
     project = _load(project_dir)
-    engine = _duckdb(db, read_only=False)
+    engine = _engine(db, dsn, read_only=False)
     try:
         n = apply_views(project, engine, as_of)
     finally:
         engine.close()
     write_lock(project, project_dir)
-    click.echo(f"applied {n} views to {db} (schema {project.model.target.schema})", err=True)
+    click.echo(f"applied {n} views to {db or 'PostgreSQL'} (schema {project.model.target.schema})", err=True)
 
 
 @main.command()

@@ -209,7 +209,7 @@ class ModelChecker:
             kind = RelationKind.BELONGS_TO
         if target is None or col is None:
             return None
-        return Relation(name, kind, target, col, spec.pos)
+        return Relation(name, kind, target, col, (hm or bt).pos)
 
     def relations_target_check(self, raw: _RawEntity) -> None:
         for r in list(raw.relations.values()):

@@ -43,10 +43,11 @@ class SegmentChecker:
 
     def file(self, root: YNode, file: str) -> None:
         ck = self.ck
+        if isinstance(root, YScalar) and root.is_null:
+            ck.error("E102", root.pos, "segment file is empty", "start it with segments:")
+            return
         top = expect_map(ck, root, "a segment file")
         if top is None:
-            if isinstance(root, YScalar) and root.is_null:
-                ck.error("E102", root.pos, "segment file is empty", "start it with segments:")
             return
         ck.known_keys(top, ("segments",), "a segment file")
         seq = top.get("segments")
@@ -73,8 +74,7 @@ class SegmentChecker:
 
     def segment(self, spec: YMap, file: str, parent: Segment | None) -> None:
         ck = self.ck
-        ck.known_keys(spec, _TOP_KEYS if parent is None else _CHILD_KEYS,
-                      "a segment" if parent is None else "a child segment")
+        ck.known_keys(spec, _TOP_KEYS, "a segment" if parent is None else "a child segment")
         if parent is not None:
             for k in ("entity", "scope", "owner"):
                 if (kn := spec.key_node(k)) is not None:
@@ -112,8 +112,9 @@ class SegmentChecker:
         condition = all_of([parent.condition, where]) if parent else where
         seg = Segment(seg_id, name, description, entity.name, scope, owner, where, condition,
                       parent.id if parent else None, level, file, id_node.pos)
-        if fresh:
-            self.out.append(seg)
+        if not fresh:
+            return  # its children would only repeat the duplicate
+        self.out.append(seg)
         if (children := spec.get("children")) is not None and (lst := expect_list(ck, children, "children")):
             for child in lst.items:
                 if (cspec := expect_map(ck, child, "a child segment")) is not None:
@@ -146,6 +147,7 @@ class SegmentChecker:
             except ValueError:
                 ck.error("E144", s.pos, f"unknown scope '{s.text}'",
                          suggest(s.text, [x.value for x in Scope]) or "company or personal")
+                return scope, None  # the owner cannot be judged against a scope we do not know
         owner_node = expect_scalar(ck, spec.get("owner"), "owner", optional=True)
         if scope is Scope.PERSONAL and owner_node is None:
             ck.error("E145", spec.pos, "a personal segment needs an 'owner'", "owner: the salesperson it belongs to")

@@ -201,9 +201,11 @@ class _Lowering:
             return self.bad("E125", key.pos, f"'{field.name}' needs a value or a test",
                             "to find rows without a value, write is_empty: true")
         if isinstance(value, YSeq):
-            hint = "use in: [...]" if field.type.is_text or field.type is FieldType.NUMBER else None
-            if field.type is FieldType.STRING_LIST:
-                hint = "use contains_any: [...] or contains_all: [...]"
+            items = ", ".join(x.text for x in value.items if isinstance(x, YScalar))
+            hint = {FieldType.STRING_LIST: f"use contains_any: [{items}] or contains_all: [{items}]",
+                    FieldType.DATE: "use between: [first day, last day]",
+                    FieldType.TIMESTAMP: "use between: [first day, last day]",
+                    FieldType.BOOLEAN: None}.get(field.type, f"use in: [{items}]")
             return self.bad("E126", value.pos, f"'{field.name}' is compared with a list", hint)
         if isinstance(value, YScalar):
             if field.type is FieldType.STRING_LIST:

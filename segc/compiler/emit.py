@@ -469,14 +469,10 @@ class Emitter:
                 owned = exp.NEQ(this=d.trim(frame.owner), expression=exp.Literal.string(""))
                 q = q.having(exp.Or(this=is_total, expression=owned), copy=False)
             ctes.append(exp.CTE(this=q, alias=exp.TableAlias(this=d.identifier(name))))
-            rows = [exp.Tuple(expressions=[exp.Literal.number(i), d.string(s.id),
-                                           d.string(s.parent) if s.parent else exp.Null(),
-                                           exp.Literal.number(s.level)])
-                    for i, s in enumerate(segs)]
+            rows = [[exp.Literal.number(i), d.string(s.id), d.string(s.parent) if s.parent else exp.Null(),
+                     exp.Literal.number(s.level)] for i, s in enumerate(segs)]
             seg_alias = f"{entity}__segments"
-            values = exp.Values(expressions=rows, alias=exp.TableAlias(
-                this=d.identifier(seg_alias),
-                columns=[d.identifier(c) for c in ("n", "segment_id", "parent_id", "level")]))
+            values = d.values(rows, seg_alias, ["n", "segment_id", "parent_id", "level"])
             pick = exp.Case(this=d.column("n", seg_alias),
                             ifs=[exp.If(this=exp.Literal.number(i), true=d.column(f"c{i}", name))
                                  for i in range(len(segs))])

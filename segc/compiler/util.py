@@ -31,10 +31,12 @@ class Checker(Diagnostics):
 
     def known_keys(self, node: YMap, allowed: Iterable[str], where: str) -> None:
         allowed = tuple(allowed)
+        present = set(node.keys())
+        missing = [a for a in allowed if a not in present]  # suggest only keys not already set
         for k, _ in node.items:
             if k.text not in allowed:
                 self.error("E101", k.pos, f"unknown field '{k.text}' in {where}",
-                           suggest(k.text, allowed) or f"expected one of: {', '.join(allowed)}")
+                           suggest(k.text, missing) or suggest(k.text, allowed) or f"expected one of: {', '.join(allowed)}")
 
 
 def expect_map(ck: Checker, node: YNode | None, what: str) -> YMap | None:

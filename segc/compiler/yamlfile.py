@@ -101,10 +101,12 @@ def parse_yaml(data: bytes, name: str) -> YNode:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        pos = Pos(name, mark.line + 1, mark.column + 1) if mark else Pos(name)
         problem = exc.problem or exc.context or "invalid YAML"
-        raise SegcError([Diagnostic("E001", pos, f"YAML syntax error: {problem}")]) from None
+        mark = exc.problem_mark or exc.context_mark
+        if ("end of stream" in problem or "<stream end>" in problem) and exc.context_mark is not None:
+            mark = exc.context_mark  # point at the bracket or quote left open, not past the end
+        pos = Pos(name, mark.line + 1, mark.column + 1) if mark else Pos(name)
+        raise SegcError([Diagnostic("E001", pos, f"YAML syntax error: {problem}", _yaml_hint(problem, exc))]) from None
     except yaml.YAMLError as exc:
         raise SegcError([Diagnostic("E001", Pos(name), f"YAML error: {exc}")]) from None
     except RecursionError:
@@ -116,6 +118,17 @@ def parse_yaml(data: bytes, name: str) -> YNode:
     if problems:
         raise SegcError(problems)
     return node
+
+
+def _yaml_hint(problem: str, exc: yaml.MarkedYAMLError) -> str | None:
+    context = exc.context or ""
+    if "'\\t'" in problem or "\t" in problem:
+        return "indent with spaces; YAML does not allow tabs"
+    if "end of stream" in problem or "<stream end>" in problem:
+        return f"close the {'quote' if 'scalar' in context else 'bracket'} opened here"
+    if "block end" in problem or "block mapping" in problem or "indentation" in problem or "mapping values" in problem:
+        return "check the indentation: keys of one mapping line up, and nested ones are indented further"
+    return None
 
 
 def _convert(node: yaml.Node, name: str, problems: list[Diagnostic], depth: int) -> YNode:

@@ -84,7 +84,13 @@ class Dialect:
         return to_date(exp.DateAdd(this=d, expression=exp.Literal.number(n), unit=exp.Var(this=unit.name)))
 
     def start_of(self, d: exp.Expression, unit: Trunc) -> exp.Expression:
+        if unit is Trunc.WEEK:
+            return self.week_start(d)
         return to_date(exp.DateTrunc(this=d, unit=exp.Literal.string(unit.name)))
+
+    def week_start(self, d: exp.Expression) -> exp.Expression:
+        """The Monday of d's week. DATE_TRUNC('WEEK') is Monday in DuckDB and PostgreSQL."""
+        return to_date(exp.DateTrunc(this=d, unit=exp.Literal.string("WEEK")))
 
     def day_start(self, day: exp.Expression, timezone: str | None) -> exp.Expression:
         """The instant a local day starts, as a naive UTC timestamp comparable with the column."""
@@ -108,11 +114,24 @@ class Dialect:
     def list_size(self, column: exp.Expression) -> exp.Expression:
         return exp.ArraySize(this=column)
 
+    #: a function name for "arrays overlap" where sqlglot's `&&` is not the dialect's SQL
+    overlaps_function: str | None = None
+    #: whether `@>` (sqlglot's ArrayContainsAll) is the dialect's SQL; else one ARRAY_CONTAINS per value
+    contains_all_operator = True
+
     def list_overlaps(self, column: exp.Expression, values: tuple[str, ...]) -> exp.Expression:
+        if self.overlaps_function:
+            return exp.Anonymous(this=self.overlaps_function, expressions=[column, self.array(values)])
         return exp.ArrayOverlaps(this=column, expression=self.array(values))
 
     def list_contains_all(self, column: exp.Expression, values: tuple[str, ...]) -> exp.Expression:
-        return exp.ArrayContainsAll(this=column, expression=self.array(values))
+        if self.contains_all_operator:
+            return exp.ArrayContainsAll(this=column, expression=self.array(values))
+        checks = [exp.ArrayContains(this=column.copy(), expression=self.string(v)) for v in values]
+        out: exp.Expression = checks[0]
+        for c in checks[1:]:
+            out = exp.And(this=out, expression=c)
+        return exp.Paren(this=out)
 
     def like(self, e: exp.Expression, pattern: str) -> exp.Expression:
         """Case-insensitive LIKE with an explicit escape character on every engine."""
@@ -127,8 +146,17 @@ class Dialect:
     def count_if(self, pred: exp.Expression) -> exp.Expression:
         return exp.CountIf(this=pred)
 
+    def values(self, rows: list[list[exp.Expression]], alias: str, columns: list[str]) -> exp.Expression:
+        """A literal table: VALUES (...), (...) AS alias(columns)."""
+        return exp.Values(expressions=[exp.Tuple(expressions=r) for r in rows], alias=exp.TableAlias(
+            this=self.identifier(alias), columns=[self.identifier(c) for c in columns]))
+
     def create_view(self, name: exp.Table, query: exp.Expression) -> exp.Expression:
         return exp.Create(this=name, kind="VIEW", replace=True, expression=query)
+
+    def replace_view(self, name: exp.Table, query: exp.Expression) -> list[exp.Expression]:
+        """What `apply` runs to put a view in place, whatever columns an older version had."""
+        return [self.create_view(name, query)]
 
     def create_schema(self, schema: tuple[str, ...]) -> exp.Expression:
         return exp.Create(this=self.table(schema), kind="SCHEMA", exists=True)

@@ -65,12 +65,13 @@ def apply_statements(project: Project, engine: Engine, as_of: dt.date | None = N
     d = engine.dialect
     schema = tuple(project.model.target.schema.split("."))
     statements = [d.sql(d.create_schema(schema), pretty=False)]
-    statements += [d.sql(f.statement, pretty=False) for f in view_files(project, emitter)]
+    for f in view_files(project, emitter):
+        create = f.statement
+        statements += [d.sql(s, pretty=False) for s in d.replace_view(create.this, create.expression)]
     return statements
 
 
 def apply_views(project: Project, engine: Engine, as_of: dt.date | None = None) -> int:
     """Create or replace every view in one transaction; returns how many views."""
-    statements = apply_statements(project, engine, as_of)
-    engine.apply(statements)
-    return len(statements) - 1
+    engine.apply(apply_statements(project, engine, as_of))
+    return len(project.segments) + 2

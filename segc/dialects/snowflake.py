@@ -1,0 +1,43 @@
+"""Snowflake: nothing may depend on the session's WEEK_START or TIMEZONE.
+
+- Unquoted identifiers are stored upper-case, so lower-case names are emitted as quoted upper case.
+- Today without `timezone:` is the UTC date (CURRENT_DATE would follow the session's zone).
+- Weeks start on Monday by DAYOFWEEKISO, not DATE_TRUNC('WEEK'), which follows WEEK_START.
+- JSON is read with GET_PATH on a VARIANT; arrays with ARRAYS_OVERLAP / ARRAY_CONTAINS.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from segc.dialects.base import Dialect, _LOWER_SAFE, to_date
+
+
+class Snowflake(Dialect):
+    name = "snowflake"
+    sqlglot_dialect = "snowflake"
+    timestamp_type = "TIMESTAMP_NTZ"
+    contains_all_operator = False
+
+    def normalize(self, name: str) -> str:
+        return name.upper() if _LOWER_SAFE.match(name) else name
+
+    def current_date(self, timezone: str | None) -> exp.Expression:
+        zone = exp.Literal.string(timezone or "UTC")
+        return to_date(exp.ConvertTimezone(target_tz=zone, timestamp=exp.CurrentTimestamp()))
+
+    def week_start(self, d: exp.Expression) -> exp.Expression:
+        offset = exp.Sub(this=exp.Literal.number(1), expression=exp.DayOfWeekIso(this=d.copy()))
+        return to_date(exp.DateAdd(this=d, expression=exp.Paren(this=offset), unit=exp.Var(this="DAY")))
+
+    def day_start(self, day: exp.Expression, timezone: str | None) -> exp.Expression:
+        ts = exp.Cast(this=day, to=exp.DataType.build(self.timestamp_type, dialect="snowflake"))
+        if timezone is None:
+            return ts
+        return exp.ConvertTimezone(source_tz=exp.Literal.string(timezone), target_tz=exp.Literal.string("UTC"),
+                                   timestamp=ts)
+
+    def json_text(self, column: exp.Expression, path: tuple[str, ...]) -> exp.Expression:
+        json_path = exp.JSONPath(expressions=[exp.JSONPathRoot(), *(exp.JSONPathKey(this=k) for k in path)])
+        value = exp.JSONExtract(this=column, expression=json_path, variant_extract=True, requires_json=True)
+        return exp.Cast(this=value, to=exp.DataType.build("VARCHAR"))

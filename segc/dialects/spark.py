@@ -1,0 +1,39 @@
+"""Spark SQL (3.4+ / 4.x) and Databricks.
+
+- Arrays: arrays_overlap and array_contains; sqlglot renders ArrayOverlaps as `&&`, which Spark lacks.
+- DATE_TRUNC('WEEK') is Monday in Spark; the result is a timestamp, cast back to DATE.
+- JSON columns are strings read with get_json_object.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from segc.dialects.base import Dialect
+
+
+class Spark(Dialect):
+    name = "spark"
+    sqlglot_dialect = "spark"
+    text_type = "STRING"
+    executes = False
+    overlaps_function = "ARRAYS_OVERLAP"
+    contains_all_operator = False
+
+    def current_date(self, timezone: str | None) -> exp.Expression:
+        if timezone is None:
+            return exp.CurrentDate()
+        # the wall-clock time in `timezone` of the current instant (session time zone UTC)
+        local = exp.Anonymous(this="FROM_UTC_TIMESTAMP", expressions=[exp.CurrentTimestamp(), exp.Literal.string(timezone)])
+        return exp.Cast(this=local, to=exp.DataType.build("DATE"))
+
+    def day_start(self, day: exp.Expression, timezone: str | None) -> exp.Expression:
+        ts = exp.Cast(this=day, to=exp.DataType.build("TIMESTAMP"))
+        if timezone is None:
+            return ts
+        return exp.Anonymous(this="TO_UTC_TIMESTAMP", expressions=[ts, exp.Literal.string(timezone)])
+
+
+class Databricks(Spark):
+    name = "databricks"
+    sqlglot_dialect = "databricks"
