@@ -9,6 +9,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from sqlglot import exp
+
+import engines
 
 from segc.compiler import Emitter
 from segc.compiler.check_segments import SegmentChecker, display_order
@@ -86,25 +89,111 @@ def adhoc_project(model, segments_yaml: str) -> Project:
     return Project(model, display_order(checker.out))
 
 
-class Runner:
-    """Compile one condition on the example model and return its members from DuckDB."""
+def skip_or_fail(reason: str) -> None:
+    """An engine that cannot run here is skipped on a laptop; in CI that is a failure."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run every engine: {reason}")
+    pytest.skip(reason)
 
-    def __init__(self, model, con, dialect: str = "duckdb"):
-        self.model = model
-        self.con = con
-        self.dialect = get_dialect(dialect)
 
-    def project(self, where: str, entity: str = "customer") -> Project:
-        text = f"segments:\n  - id: probe\n    entity: {entity}\n    where: {where}\n"
-        return adhoc_project(self.model, text)
-
-    def members(self, where: str, entity: str = "customer", as_of: dt.date = REF_DAY) -> set:
-        project = self.project(where, entity)
-        emitter = Emitter(project, self.dialect, as_of)
-        sql = self.dialect.sql(emitter.members_query(project.segment("probe")))
-        return {r[0] for r in self.con.execute(sql).fetchall()}
+ENGINES = ("duckdb", "postgres", "snowflake", "spark")
 
 
 @pytest.fixture(scope="session")
-def run(example_model, duck) -> Runner:
-    return Runner(example_model, duck)
+def pg_dsn():
+    """$SEGC_TEST_PG_DSN, or a throwaway PostgreSQL cluster for this test session."""
+    if os.environ.get("SEGC_TEST_PG_DSN"):
+        yield os.environ["SEGC_TEST_PG_DSN"]
+        return
+    try:
+        cluster = engines.PgCluster()
+    except engines.Unavailable as exc:
+        skip_or_fail(str(exc))
+    try:
+        yield cluster.dsn
+    finally:
+        cluster.stop()
+
+
+class _Engines:
+    """Engines are started once per session, on first use, and loaded with the fixture rows."""
+
+    def __init__(self, request: pytest.FixtureRequest):
+        self.request = request
+        self.started: dict[str, engines.Engine] = {}
+
+    def get(self, name: str) -> engines.Engine:
+        if name not in self.started:
+            dsn = self.request.getfixturevalue("pg_dsn") if name == "postgres" else None
+            try:
+                engine = engines.start(name, dsn)
+            except engines.Unavailable as exc:
+                skip_or_fail(str(exc))
+            engine.load(read_tables(WAREHOUSE))
+            self.started[name] = engine
+        return self.started[name]
+
+    def close(self) -> None:
+        for e in self.started.values():
+            e.close()
+
+
+@pytest.fixture(scope="session")
+def engine_pool(request):
+    pool = _Engines(request)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(request, engine_pool) -> engines.Engine:
+    """Each engine in turn, loaded with the fixture warehouse."""
+    return engine_pool.get(request.param)
+
+
+class Runner:
+    """Compile conditions on the example model and return their members from one engine.
+
+    `prefetch` compiles many conditions into one query (one shared FROM, one column per
+    condition) so that slow engines answer a whole test module in a few round trips; `members`
+    answers from that cache, or runs the segment's own members query.
+    """
+
+    def __init__(self, model, engine: engines.Engine):
+        self.model = model
+        self.engine = engine
+        self.dialect = engine.dialect
+        self.cache: dict[tuple[str, str, dt.date], set] = {}
+
+    def project(self, where: str | list[str], entity: str = "customer") -> Project:
+        wheres = [where] if isinstance(where, str) else where
+        text = "segments:\n" + "".join(f"  - id: p{i}\n    entity: {entity}\n    where: {w}\n"
+                                       for i, w in enumerate(wheres))
+        return adhoc_project(self.model, text)
+
+    def prefetch(self, wheres: list[str], entity: str = "customer", as_of: dt.date = REF_DAY) -> None:
+        wheres = [w for w in dict.fromkeys(wheres) if (w, entity, as_of) not in self.cache]
+        if not wheres:
+            return
+        project = self.project(wheres, entity)
+        emitter = Emitter(project, self.dialect, as_of)
+        frame = emitter.frame(entity)
+        cols = [frame.key] + [exp.Coalesce(this=frame.condition(s.condition), expressions=[exp.false()]).as_(f"c{i}")
+                              for i, s in enumerate(project.segments)]
+        rows = self.engine.query(self.dialect.sql(frame.select(cols), pretty=False))
+        for i, w in enumerate(wheres):
+            self.cache[(w, entity, as_of)] = {r[0] for r in rows if r[i + 1]}
+
+    def members(self, where: str, entity: str = "customer", as_of: dt.date = REF_DAY) -> set:
+        key = (where, entity, as_of)
+        if key not in self.cache:
+            project = self.project(where, entity)
+            emitter = Emitter(project, self.dialect, as_of)
+            sql = self.dialect.sql(emitter.members_query(project.segment("p0")))
+            self.cache[key] = {r[0] for r in self.engine.query(sql)}
+        return self.cache[key]
+
+
+@pytest.fixture(scope="session")
+def run(example_model, engine) -> Runner:
+    return Runner(example_model, engine)

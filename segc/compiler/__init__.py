@@ -7,8 +7,23 @@ Each stage is a public function or class with typed input and output:
     emitter.view(project.segment("vip"))          # a sqlglot expression
 """
 
-from segc.compiler.emit import Emitter
-from segc.compiler.project import load_project, write_lock
-from segc.compiler.sqlfiles import SqlFile, view_files
+from __future__ import annotations
 
-__all__ = ["Emitter", "SqlFile", "load_project", "view_files", "write_lock"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Emitter": "segc.compiler.emit",
+    "SqlFile": "segc.compiler.sqlfiles",
+    "view_files": "segc.compiler.sqlfiles",
+    "load_project": "segc.compiler.project",
+    "write_lock": "segc.compiler.project",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that segc.dialects can import segc.compiler.ir without a cycle through emit.
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(name)

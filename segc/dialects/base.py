@@ -127,11 +127,14 @@ class Dialect:
     def list_contains_all(self, column: exp.Expression, values: tuple[str, ...]) -> exp.Expression:
         if self.contains_all_operator:
             return exp.ArrayContainsAll(this=column, expression=self.array(values))
-        checks = [exp.ArrayContains(this=column.copy(), expression=self.string(v)) for v in values]
+        checks = [self.list_contains(column.copy(), v) for v in values]
         out: exp.Expression = checks[0]
         for c in checks[1:]:
             out = exp.And(this=out, expression=c)
         return exp.Paren(this=out)
+
+    def list_contains(self, column: exp.Expression, value: str) -> exp.Expression:
+        return exp.ArrayContains(this=column, expression=self.string(value))
 
     def like(self, e: exp.Expression, pattern: str) -> exp.Expression:
         """Case-insensitive LIKE with an explicit escape character on every engine."""

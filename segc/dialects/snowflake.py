@@ -3,7 +3,8 @@
 - Unquoted identifiers are stored upper-case, so lower-case names are emitted as quoted upper case.
 - Today without `timezone:` is the UTC date (CURRENT_DATE would follow the session's zone).
 - Weeks start on Monday by DAYOFWEEKISO, not DATE_TRUNC('WEEK'), which follows WEEK_START.
-- JSON is read with GET_PATH on a VARIANT; arrays with ARRAYS_OVERLAP / ARRAY_CONTAINS.
+- JSON is read with GET_PATH on a VARIANT; arrays with ARRAYS_OVERLAP (sqlglot's `@>` for
+  "contains all" is not Snowflake SQL).
 """
 
 from __future__ import annotations
@@ -36,6 +37,16 @@ class Snowflake(Dialect):
             return ts
         return exp.ConvertTimezone(source_tz=exp.Literal.string(timezone), target_tz=exp.Literal.string("UTC"),
                                    timestamp=ts)
+
+    def list_overlaps(self, column: exp.Expression, values: tuple[str, ...]) -> exp.Expression:
+        # Parenthesised: sqlglot expands ARRAYS_OVERLAP into `a OR b` when it transpiles Snowflake
+        # (as fakesnow does) without parentheses, so `overlap AND overlap` would bind wrongly.
+        return exp.Paren(this=super().list_overlaps(column, values))
+
+    def list_contains(self, column: exp.Expression, value: str) -> exp.Expression:
+        # ARRAYS_OVERLAP with a one-element array: the same meaning as ARRAY_CONTAINS(v::VARIANT, x),
+        # and the form the fakesnow emulator can also run on literal arrays.
+        return self.list_overlaps(column, (value,))
 
     def json_text(self, column: exp.Expression, path: tuple[str, ...]) -> exp.Expression:
         json_path = exp.JSONPath(expressions=[exp.JSONPathRoot(), *(exp.JSONPathKey(this=k) for k in path)])
