@@ -66,18 +66,30 @@ class DuckDBEngine(Engine):
 
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {self.ident(schema)}")
         for t in tables:
-            self.con.execute(create_table_sql(schema, t, "duckdb"))
-            marks = ", ".join("?" for _ in t.columns)
-            rows = [tuple(json.dumps(v) if ty == "json" and v is not None else v for v, (_, ty) in zip(r, t.columns))
-                    for r in t.rows]
-            if rows:
-                self.con.executemany(f"INSERT INTO {self.ident(schema)}.{self.ident(t.name)} VALUES ({marks})", rows)
+            self.con.execute(create_table_sql(schema, t, "duckdb").replace("CREATE TABLE", "CREATE OR REPLACE TABLE", 1))
+            insert_arrow(self.con, f"{self.ident(schema)}.{self.ident(t.name)}", t)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         return self.con.execute(sql).fetchall()
 
     def close(self) -> None:
         self.con.close()
+
+
+def insert_arrow(con, target: str, t: Table) -> None:
+    """Bulk-insert rows into a DuckDB table through an Arrow table (executemany is far slower)."""
+    import pyarrow as pa
+
+    types = {"int": pa.int64(), "text": pa.string(), "decimal": pa.decimal128(18, 2), "bool": pa.bool_(),
+             "date": pa.date32(), "timestamp": pa.timestamp("ms"), "text[]": pa.list_(pa.string()), "json": pa.string()}
+    columns = {}
+    for i, (name, ty) in enumerate(t.columns):
+        values = [r[i] for r in t.rows]
+        if ty == "json":
+            values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+        columns[name] = pa.array(values, type=types[ty])
+    source = pa.table(columns)  # noqa: F841 - read by DuckDB's replacement scan below
+    con.execute(f"INSERT INTO {target} SELECT * FROM source")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,9 +209,14 @@ class SnowflakeEngine(Engine):
         for t in tables:
             cols = ", ".join(f"{self.ident(c)} {SF_TYPES[ty]}" for c, ty in t.columns)
             target = f"{self.ident(schema)}.{self.ident(t.name)}"
-            cur.execute(f"CREATE TABLE {target} ({cols})")
+            cur.execute(f"CREATE OR REPLACE TABLE {target} ({cols})")
             self._remember_lists(schema, t)
             if not t.rows:
+                continue
+            if all(ty not in ("json", "text[]") for _, ty in t.columns):
+                # plain columns: straight into the DuckDB database behind the emulator
+                duck = self.con._duck_conn
+                insert_arrow(duck, f'"SEGC".{self.ident(schema)}.{self.ident(t.name)}', t)
                 continue
             rows = [exp.Tuple(expressions=[self._literal(v, ty) for v, (_, ty) in zip(r, t.columns)]) for r in t.rows]
             select = exp.select(*[self._cast(f"column{i + 1}", ty) for i, (_, ty) in enumerate(t.columns)]).from_(

@@ -2,6 +2,7 @@
 as-of day from 2023-01-01 to 2025-12-31, against plain-Python date arithmetic (tests/oracle.py).
 
 It runs as a handful of queries over a calendar table: the as-of day is a column, not a literal.
+Every engine runs all of it.
 1. The bounds: one query computes every case's first and last day for every calendar day.
 2. The predicates: one query per field type evaluates every case's real membership predicate on
    probes placed just inside and just outside each expected boundary (for timestamps, the first
@@ -10,10 +11,9 @@ It runs as a handful of queries over a calendar table: the as-of day is a column
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
+from dataclasses import replace
 
-import duckdb
 import pytest
 from sqlglot import exp
 
@@ -24,7 +24,7 @@ from segc.compiler.check_model import ModelChecker
 from segc.compiler.ir import DateRange
 from segc.compiler.util import Checker
 from segc.compiler.yamlfile import parse_yaml
-from segc.dialects import get_dialect
+from segc.warehouse import Table
 
 FIRST, LAST = dt.date(2023, 1, 1), dt.date(2025, 12, 31)
 DAYS = [FIRST + dt.timedelta(days=i) for i in range((LAST - FIRST).days + 1)]
@@ -37,9 +37,10 @@ MODEL = """
 version: 1
 entities:
   probe:
-    table: probes
-    key: k
+    table: sweep.probes
+    key: n
     fields:
+      k:  {type: number}
       ts: {type: timestamp}
       d:  {type: date}
 """
@@ -56,18 +57,14 @@ for _p in PERIODS:
 
 
 @pytest.fixture(scope="module")
-def sweep():
+def model():
     ck = Checker()
     model = ModelChecker(ck, "sweep.yml").check(parse_yaml(MODEL.encode(), "sweep.yml"))
     assert model is not None and not ck.errors
-    con = duckdb.connect()
-    con.execute("CREATE TABLE calendar AS SELECT CAST(range AS DATE) AS day "
-                "FROM range(DATE '2023-01-01', DATE '2026-01-01', INTERVAL 1 DAY)")
-    yield model, con
-    con.close()
+    return model
 
 
-def _ranges(model, field: str) -> list[DateRange]:
+def _ranges(model, field: str):
     text = "segments:\n" + "".join(
         f"  - id: c{i}\n    entity: probe\n    where: {{{field}: {test}}}\n" for i, (test, _) in enumerate(CASES))
     project = adhoc_project(model, text)
@@ -79,20 +76,21 @@ def _ranges(model, field: str) -> list[DateRange]:
     return out, project
 
 
-def test_bounds_for_every_day(sweep):
-    model, con = sweep
+def test_bounds_for_every_day(model, engine):
+    """Every case's [first day, day after the last] for every as-of day, in one query."""
+    engine.load([Table("calendar", (("day", "date"),), tuple((d,) for d in DAYS))], schema="sweep")
     ranges, project = _ranges(model, "d")
-    d = get_dialect("duckdb")
-    em = Emitter(project, d, today=exp.column("day", "calendar"))
-    one = dt.timedelta(days=1)
-    cols = [exp.column("day", "calendar")]
-    for r in ranges:
-        cols.append(em.date(r.start) if r.start is not None else exp.null())
-        # the emitted end is exclusive; the oracle's last day is inclusive
-        cols.append(em.date(r.end) if r.end is not None else exp.null())
-    sql = d.sql(exp.select(*cols).from_("calendar").order_by("day"), pretty=False)
-    rows = con.execute(sql).fetchall()
+    d = engine.dialect
+    cal = d.column("day", "c")
+    em = Emitter(project, d, today=cal)
+    cols = [cal.copy()]
+    for i, r in enumerate(ranges):
+        cols.append((em.date(r.start) if r.start is not None else exp.null()).as_(f"s{i}"))
+        cols.append((em.date(r.end) if r.end is not None else exp.null()).as_(f"e{i}"))
+    query = exp.select(*cols).from_(d.table(("sweep", "calendar"), "c")).order_by(cal.copy())
+    rows = engine.query(d.sql(query, pretty=False))
     assert [r[0] for r in rows] == DAYS
+    one = dt.timedelta(days=1)
     mismatches = []
     for row in rows:
         today = row[0]
@@ -106,55 +104,58 @@ def test_bounds_for_every_day(sweep):
     assert len(rows) * len(CASES) == 1096 * 75
 
 
-def _probes(path, timestamp: bool) -> int:
+def _probes(days: list[dt.date], timestamp: bool) -> list[tuple]:
     """Rows (case, day, value, expected) just inside and just outside every boundary."""
     one = dt.timedelta(days=1)
     ms = dt.timedelta(milliseconds=1)
-    n = 0
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["case_no", "day", "value", "expected"])
-        for today in DAYS:
-            for i, (_, oracle) in enumerate(CASES):
-                first, last = oracle(today)
-                points = []  # (day, inside, which edge of that day is nearest the boundary)
-                if first is not None:
-                    points += [(first, True, "start"), (first - one, False, "end")]
-                if last is not None:
-                    points += [(last, True, "end"), (last + one, False, "start")]
-                for day, inside, edge_of_day in points:
-                    if timestamp:
-                        start = dt.datetime.combine(day, dt.time())
-                        values = [(start if edge_of_day == "start" else start + one - ms, inside)]
-                        if inside:
-                            values.append((start + one - ms if edge_of_day == "start" else start, True))
-                    else:
-                        values = [(day, inside)]
-                    for value, expected in values:
-                        w.writerow([i, today.isoformat(), str(value), "true" if expected else "false"])
-                        n += 1
-    return n
+    rows = []
+    for today in days:
+        for i, (_, oracle) in enumerate(CASES):
+            first, last = oracle(today)
+            points = []  # (day, inside, which edge of that day is nearest the boundary)
+            if first is not None:
+                points += [(first, True, "start"), (first - one, False, "end")]
+            if last is not None:
+                points += [(last, True, "end"), (last + one, False, "start")]
+            for day, inside, edge_of_day in points:
+                if timestamp:
+                    start = dt.datetime.combine(day, dt.time())
+                    values = [(start if edge_of_day == "start" else start + one - ms, inside)]
+                    if inside:
+                        values.append((start + one - ms if edge_of_day == "start" else start, True))
+                else:
+                    values = [(day, inside)]
+                rows += [(len(rows) + j, i, today, value, expected) for j, (value, expected) in enumerate(values)]
+    return rows
 
 
-@pytest.mark.parametrize("field,sql_type", [("d", "DATE"), ("ts", "TIMESTAMP")])
-def test_predicates_at_every_boundary(field, sql_type, sweep, tmp_path):
-    model, con = sweep
+@pytest.mark.parametrize("field,kind", [("d", "date"), ("ts", "timestamp")])
+def test_predicates_at_every_boundary(field, kind, model, engine):
+    days = DAYS
+    probes = _probes(days, timestamp=field == "ts")
+    table = Table(f"probes_{field}", (("n", "int"), ("k", "int"), ("day", "date"), (field, kind), ("expected", "bool")),
+                  tuple(probes))
+    engine.load([table], schema="sweep")
     ranges, project = _ranges(model, field)
-    path = tmp_path / "probes.csv"
-    count = _probes(path, timestamp=field == "ts")
-    con.execute(f"CREATE OR REPLACE TABLE probes AS SELECT case_no AS k, day, CAST(value AS {sql_type}) AS {field}, "
-                f"expected FROM read_csv('{path}', header=true, columns={{'case_no': 'INTEGER', 'day': 'DATE', "
-                f"'value': 'VARCHAR', 'expected': 'BOOLEAN'}})")
-    d = get_dialect("duckdb")
-    em = Emitter(project, d, today=exp.column("day", "t"))
+    project = replace(project, model=_retarget(project.model, table.name))
+    d = engine.dialect
+    em = Emitter(project, d, today=d.column("day", "t"))
     frame = em.frame("probe")
     got = exp.Case(this=frame.col("k"), ifs=[
         exp.If(this=exp.Literal.number(i), true=frame.condition(r)) for i, r in enumerate(ranges)])
-    q = frame.select([frame.col("k"), exp.column("day", "t"), frame.col(field), exp.column("expected", "t"),
-                      exp.Coalesce(this=got, expressions=[exp.false()]).as_("got")])
-    sql = f"SELECT COUNT(*), COUNT(*) FILTER (WHERE got <> expected) FROM ({d.sql(q, pretty=False)}) AS s"
-    total, wrong = con.execute(sql).fetchall()[0]
-    if wrong:
-        sample = con.execute(f"SELECT * FROM ({d.sql(q, pretty=False)}) AS s WHERE got <> expected LIMIT 5").fetchall()
-        pytest.fail(f"{wrong} of {total} probes wrong, e.g. {[(CASES[r[0]][0],) + r[1:] for r in sample]}")
-    assert total == count > 190_000
+    got = exp.Coalesce(this=got, expressions=[exp.false()])
+    wrong = exp.Case(ifs=[exp.If(this=exp.NEQ(this=got, expression=frame.col("expected")), true=exp.Literal.number(1))],
+                     default=exp.Literal.number(0))
+    q = frame.select([exp.Count(this=exp.Star()).as_("total"), exp.Sum(this=wrong).as_("wrong")])
+    total, bad = engine.query(d.sql(q, pretty=False))[0]
+    if bad:
+        sample = frame.select([frame.col("k"), frame.col("day"), frame.col(field), frame.col("expected"), got.copy()],
+                              exp.NEQ(this=got.copy(), expression=frame.col("expected")))
+        rows = engine.query(d.sql(sample.limit(5), pretty=False))
+        pytest.fail(f"{bad} of {total} probes wrong, e.g. {[(CASES[r[0]][0],) + tuple(r[1:]) for r in rows]}")
+    assert total == len(probes) >= len(days) * 180
+
+
+def _retarget(model, table: str):
+    entity = model.entity("probe")
+    return replace(model, entities=(replace(entity, table=("sweep", table)),))

@@ -155,7 +155,7 @@ class Frame:
         def build() -> exp.Expression:
             cond = None if isinstance(src.where, TrueP) else inner.condition(src.where)
             if src.func is AggFunc.COUNT:
-                return self.d.count_if(cond) if cond is not None else exp.Count(this=exp.Star())
+                return self.d.count_if(inner.flag(src.where)) if cond is not None else exp.Count(this=exp.Star())
             value = inner.field(src.of)
             if cond is not None:
                 value = exp.Case(ifs=[exp.If(this=cond, true=value)])
@@ -176,7 +176,7 @@ class Frame:
         def build() -> exp.Expression:
             if isinstance(p.where, TrueP):
                 return exp.Count(this=exp.Star())
-            return self.d.count_if(inner.condition(p.where))
+            return self.d.count_if(inner.flag(p.where))
 
         join.has_count += 1
         name = join.column((AggFunc.COUNT, None, p.where), f"__has_{len(join.columns) + 1}", build)
@@ -220,6 +220,12 @@ class Frame:
 
     def condition(self, p: Pred) -> exp.Expression:
         return self.pred(p)[0]
+
+    def flag(self, p: Pred) -> exp.Expression:
+        """p as a value that is never NULL: for conditional counts and membership flags
+        (DuckDB's COUNT_IF over only NULLs is NULL, not 0)."""
+        e, nullable = self.pred(p)
+        return exp.Coalesce(this=e, expressions=[exp.false()]) if nullable else e
 
     def pred(self, p: Pred) -> tuple[exp.Expression, bool]:
         """The SQL for p, and whether it may be NULL (on rows where p does not hold)."""
@@ -407,7 +413,7 @@ class Emitter:
     def count_query(self, entity: str, segments: list[Segment], owner: str | None = None) -> exp.Select:
         """One row: one conditional count per segment, over one scan with shared joins."""
         frame = self.frame(entity)
-        cols = [exp.Alias(this=self.dialect.count_if(frame.condition(s.condition)),
+        cols = [exp.Alias(this=self.dialect.count_if(frame.flag(s.condition)),
                           alias=self.dialect.identifier(f"c{i}")) for i, s in enumerate(segments)]
         where = self._owned_by(frame, owner) if owner is not None else None
         return frame.select(cols, where)
@@ -422,7 +428,7 @@ class Emitter:
             base = f"{entity}__flags"
             cols = [exp.Alias(this=d.text(frame.key), alias=d.identifier("member_key")),
                     exp.Alias(this=d.text(frame.owner), alias=d.identifier("owner"))]
-            cols += [exp.Alias(this=frame.condition(s.condition), alias=d.identifier(f"m{i}"))
+            cols += [exp.Alias(this=frame.flag(s.condition), alias=d.identifier(f"m{i}"))
                      for i, s in enumerate(segs)]
             ctes.append(exp.CTE(this=frame.select(cols), alias=exp.TableAlias(this=d.identifier(base))))
             for i, s in enumerate(segs):
@@ -458,7 +464,7 @@ class Emitter:
             frame = self.frame(entity)
             name = f"{entity}__counts"
             cols: list[exp.Expression] = [exp.Alias(this=d.text(frame.owner), alias=d.identifier("owner"))]
-            cols += [exp.Alias(this=d.count_if(frame.condition(s.condition)), alias=d.identifier(f"c{i}"))
+            cols += [exp.Alias(this=d.count_if(frame.flag(s.condition)), alias=d.identifier(f"c{i}"))
                      for i, s in enumerate(segs)]
             q = frame.select(cols)
             if frame.entity.owner:
