@@ -334,7 +334,7 @@ class Emitter:
     """Builds every statement segc emits for one project, dialect and (optional) as-of date."""
 
     def __init__(self, project: Project, dialect: Dialect, as_of: dt.date | None = None,
-                 today: exp.Expression | None = None):
+                 today: exp.Expression | None = None, now: exp.Expression | None = None):
         self.project = project
         self.model: Model = project.model
         self.dialect = dialect
@@ -344,7 +344,7 @@ class Emitter:
         elif as_of is not None:
             self._today = dialect.date_literal(as_of.isoformat())
         else:
-            self._today = dialect.current_date(self.model.timezone)
+            self._today = dialect.current_date(self.model.timezone, now)
 
     # -- dates -------------------------------------------------------------------------------------
 

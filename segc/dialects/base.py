@@ -73,12 +73,17 @@ class Dialect:
     def date_literal(self, iso: str) -> exp.Expression:
         return to_date(exp.Literal.string(iso))
 
-    def current_date(self, timezone: str | None) -> exp.Expression:
-        """Today: CURRENT_DATE, or the current date in the reporting time zone."""
-        if timezone is None:
+    def current_date(self, timezone: str | None, now: exp.Expression | None = None) -> exp.Expression:
+        """Today: CURRENT_DATE, or the current date in the reporting time zone (SPEC 3.1).
+
+        `now` replaces the current instant (tests pin it to check time zones)."""
+        if timezone is None and now is None:
             return exp.CurrentDate()
-        local = exp.AtTimeZone(this=exp.CurrentTimestamp(), zone=exp.Literal.string(timezone))
-        return to_date(local)
+        return self.local_date(now or exp.CurrentTimestamp(), timezone or "UTC")
+
+    def local_date(self, instant: exp.Expression, timezone: str) -> exp.Expression:
+        """The calendar date of an instant (a timestamp with time zone) in `timezone`."""
+        return to_date(exp.AtTimeZone(this=instant, zone=exp.Literal.string(timezone)))
 
     def add(self, d: exp.Expression, n: int, unit: Unit) -> exp.Expression:
         return to_date(exp.DateAdd(this=d, expression=exp.Literal.number(n), unit=exp.Var(this=unit.name)))

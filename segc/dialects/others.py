@@ -22,10 +22,8 @@ class BigQuery(Dialect):
         # WEEK is Sunday in BigQuery; ISOWEEK starts on Monday.
         return to_date(exp.DateTrunc(this=d, unit=exp.Var(this="ISOWEEK")))
 
-    def current_date(self, timezone: str | None) -> exp.Expression:
-        if timezone is None:
-            return exp.CurrentDate()
-        return exp.CurrentDate(this=exp.Literal.string(timezone))
+    def local_date(self, instant: exp.Expression, timezone: str) -> exp.Expression:
+        return exp.Anonymous(this="DATE", expressions=[instant, exp.Literal.string(timezone)])
 
     def day_start(self, day: exp.Expression, timezone: str | None) -> exp.Expression:
         ts = exp.Cast(this=day, to=exp.DataType.build("DATETIME"))

@@ -23,9 +23,12 @@ class Snowflake(Dialect):
     def normalize(self, name: str) -> str:
         return name.upper() if _LOWER_SAFE.match(name) else name
 
-    def current_date(self, timezone: str | None) -> exp.Expression:
-        zone = exp.Literal.string(timezone or "UTC")
-        return to_date(exp.ConvertTimezone(target_tz=zone, timestamp=exp.CurrentTimestamp()))
+    def current_date(self, timezone: str | None, now: exp.Expression | None = None) -> exp.Expression:
+        # never the session's TIMEZONE: without `timezone:`, today is the UTC date
+        return self.local_date(now or exp.CurrentTimestamp(), timezone or "UTC")
+
+    def local_date(self, instant: exp.Expression, timezone: str) -> exp.Expression:
+        return to_date(exp.ConvertTimezone(target_tz=exp.Literal.string(timezone), timestamp=instant))
 
     def week_start(self, d: exp.Expression) -> exp.Expression:
         offset = exp.Sub(this=exp.Literal.number(1), expression=exp.DayOfWeekIso(this=d.copy()))

@@ -20,11 +20,11 @@ class Spark(Dialect):
     overlaps_function = "ARRAYS_OVERLAP"
     contains_all_operator = False
 
-    def current_date(self, timezone: str | None) -> exp.Expression:
-        if timezone is None:
-            return exp.CurrentDate()
-        # the wall-clock time in `timezone` of the current instant (session time zone UTC)
-        local = exp.Anonymous(this="FROM_UTC_TIMESTAMP", expressions=[exp.CurrentTimestamp(), exp.Literal.string(timezone)])
+    def local_date(self, instant: exp.Expression, timezone: str) -> exp.Expression:
+        # Spark shows an instant as wall time in the session zone: take it to UTC wall time, then
+        # to `timezone`, so the result does not depend on spark.sql.session.timeZone.
+        utc = exp.Anonymous(this="TO_UTC_TIMESTAMP", expressions=[instant, exp.Anonymous(this="CURRENT_TIMEZONE")])
+        local = exp.Anonymous(this="FROM_UTC_TIMESTAMP", expressions=[utc, exp.Literal.string(timezone)])
         return exp.Cast(this=local, to=exp.DataType.build("DATE"))
 
     def day_start(self, day: exp.Expression, timezone: str | None) -> exp.Expression:
