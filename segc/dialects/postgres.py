@@ -22,5 +22,5 @@ class Postgres(Dialect):
 
     def replace_view(self, name: exp.Table, query: exp.Expression) -> list[exp.Expression]:
         # CREATE OR REPLACE VIEW cannot drop or rename columns in PostgreSQL.
-        drop = exp.Drop(this=name.copy(), kind="VIEW", exists=True)
+        drop = exp.Drop(tables=[name.copy()], kind="VIEW", exists=True)
         return [drop, exp.Create(this=name, kind="VIEW", expression=query)]

@@ -9,6 +9,7 @@ from typing import Any
 from segc.compiler.emit import Emitter
 from segc.compiler.ir import Project, Scope, Segment
 from segc.compiler.sqlfiles import view_files
+from segc.dialects import Dialect
 from segc.engines.base import Engine
 
 
@@ -60,9 +61,9 @@ def member_keys(project: Project, engine: Engine, segment_id: str, as_of: dt.dat
     return [r[0] for r in engine.query(engine.dialect.sql(query, pretty=False))]
 
 
-def apply_statements(project: Project, engine: Engine, as_of: dt.date | None = None) -> list[str]:
-    emitter = Emitter(project, engine.dialect, as_of)
-    d = engine.dialect
+def apply_statements(project: Project, d: Dialect, as_of: dt.date | None = None) -> list[str]:
+    """The schema, then every view (dropped first where the dialect cannot replace columns)."""
+    emitter = Emitter(project, d, as_of)
     schema = tuple(project.model.target.schema.split("."))
     statements = [d.sql(d.create_schema(schema), pretty=False)]
     for f in view_files(project, emitter):
@@ -73,5 +74,5 @@ def apply_statements(project: Project, engine: Engine, as_of: dt.date | None = N
 
 def apply_views(project: Project, engine: Engine, as_of: dt.date | None = None) -> int:
     """Create or replace every view in one transaction; returns how many views."""
-    engine.apply(apply_statements(project, engine, as_of))
+    engine.apply(apply_statements(project, engine.dialect, as_of))
     return len(project.segments) + 2
