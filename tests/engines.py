@@ -164,6 +164,7 @@ class PostgresEngine(Engine):
         for t in tables:
             cols = ", ".join(f"{self.ident(c)} {PG_TYPES[ty]}" for c, ty in t.columns)
             target = f"{self.ident(schema)}.{self.ident(t.name)}"
+            self.con.execute(f"DROP TABLE IF EXISTS {target}".encode())
             self.con.execute(f"CREATE TABLE {target} ({cols})".encode())
             with self.con.cursor() as cur:
                 with cur.copy(f"COPY {target} FROM STDIN".encode()) as copy:
@@ -259,7 +260,9 @@ class SnowflakeEngine(Engine):
 
     def _remember_lists(self, schema: str, t: Table) -> None:
         lists = [i for i, (_, ty) in enumerate(t.columns) if ty == "text[]"]
-        if not lists:
+        key = (self.dialect.normalize(schema), self.dialect.normalize(t.name))
+        self.list_tables.pop(key, None)
+        if not lists or not t.rows:
             return
         key = self.dialect.normalize(t.columns[0][0])
         names = [self.dialect.normalize(t.columns[i][0]) for i in lists]
