@@ -14,12 +14,12 @@ from typing import Any, NoReturn
 
 import click
 
-from segc.compiler import Emitter, load_project, view_files, write_lock
+from segc.compiler import Emitter, load_project, paused_gc, view_files, write_lock
 from segc.compiler.ir import Project
 from segc.compiler.sqlfiles import write_files
 from segc.dialects import NAMES as DIALECTS
 from segc.dialects import get_dialect
-from segc.errors import DatabaseError, Diagnostic, SegcError
+from segc.errors import DatabaseError, Diagnostic, SegcError, printable
 
 EXIT_INVALID, EXIT_USAGE, EXIT_DATABASE = 1, 2, 3
 
@@ -59,7 +59,8 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 def _load(project_dir: Path) -> Project:
-    project, warnings = load_project(project_dir)
+    with paused_gc():
+        project, warnings = load_project(project_dir)
     _warn(warnings)
     return project
 
@@ -140,7 +141,8 @@ def compile(project_dir: Path, dialect: str | None, as_of: dt.date | None, out_d
     project = _load(project_dir)
     d = get_dialect(dialect or project.model.target.dialect)
     emitter = Emitter(project, d, as_of)
-    files = [(f.name, f.render(d, as_of)) for f in view_files(project, emitter)]
+    with paused_gc():
+        files = [(f.name, f.render(d, as_of, copy=False)) for f in view_files(project, emitter)]
     if out_dir is not None:
         write_files(files, out_dir)
         click.echo(f"wrote {len(files)} files to {out_dir}", err=True)
@@ -251,15 +253,15 @@ def explain(segment_id: str, project_dir: Path, as_of: dt.date | None, dialect: 
     today = as_of or (dt.datetime.now(zoneinfo.ZoneInfo(tz)).date() if tz else dt.date.today())
     d = get_dialect(dialect or project.model.target.dialect)
     entity = project.model.entity(seg.entity)
-    click.echo(f"{seg.name} [{seg.id}]")
+    click.echo(printable(f"{seg.name} [{seg.id}]"))
     if seg.description:
-        click.echo(seg.description)
+        click.echo(printable(seg.description))
     click.echo(f"{entity.label} ({entity.name}), {seg.scope.value} scope" + (f", owner {seg.owner}" if seg.owner else ""))
     if seg.parent:
         click.echo(f"narrows: {seg.parent} (level {seg.level}); its conditions hold too")
     click.echo(f"members, as of {today.isoformat()}{'' if as_of else ' (today)'}:")
     for line in describe(seg.condition, today, 1):
-        click.echo(line)
+        click.echo(printable(line))
     click.echo("")
     click.echo(d.sql(Emitter(project, d, as_of).view(seg)) + ";")
 

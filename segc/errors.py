@@ -11,6 +11,12 @@ class Severity(enum.Enum):
     WARNING = "warning"
 
 
+def printable(text: str) -> str:
+    """Control characters from user input, escaped: a message stays one line and cannot drive
+    the terminal."""
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 @dataclass(frozen=True, slots=True)
 class Pos:
     """A position in a source file; line and column are 1-based."""
@@ -32,9 +38,9 @@ class Diagnostic:
     severity: Severity = Severity.ERROR
 
     def render(self) -> str:
-        text = f"{self.pos}: {self.severity.value}: {self.message} [{self.code}]"
+        text = f"{printable(str(self.pos))}: {self.severity.value}: {printable(self.message)} [{self.code}]"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {printable(self.hint)}"
         return text
 
 

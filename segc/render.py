@@ -13,6 +13,7 @@ from segc.compiler.ir import (
     Scalar, TextMatch, TrueP,
 )
 from segc.engines.run import CountRow
+from segc.errors import printable
 
 
 def _width(text: str) -> int:
@@ -27,7 +28,7 @@ def count_table(rows: list[CountRow]) -> str:
         s = r.segment
         indent = "  " * (s.level - 1) + ("└ " if s.level > 1 else "")
         scope = f" (personal: {s.owner})" if s.owner else ""
-        lines.append((f"{indent}{s.name}{scope}", s.id, r.count))
+        lines.append((printable(f"{indent}{s.name}{scope}"), s.id, r.count))
     if not lines:
         return "no segments\n"
     name_w = max(max(_width(n) for n, _, _ in lines), len("SEGMENT"))
@@ -51,8 +52,13 @@ def _value(v: Scalar) -> str:
     return repr(v) if any(c in v for c in " ,'\"") or not v else v
 
 
-def _day(e: DateExpr, today: dt.date) -> str:
-    return dates.resolve(e, today).isoformat()
+def _day(e: DateExpr, today: dt.date, before: bool = False) -> str:
+    """The day e resolves to (the day before it with before=True), or why there is none."""
+    try:
+        day = dates.resolve(e, today)
+        return (day - dt.timedelta(days=1) if before else day).isoformat()
+    except (OverflowError, ValueError):
+        return "a day outside years 1-9999"
 
 
 def describe(p: Pred, today: dt.date, indent: int = 0) -> list[str]:
@@ -85,14 +91,12 @@ def describe(p: Pred, today: dt.date, indent: int = 0) -> list[str]:
     if isinstance(p, DateRange):
         f = p.ref.field
         if p.start is not None and p.end is not None:
-            last = dates.resolve(p.end, today) - dt.timedelta(days=1)
-            text = f"{f} from {_day(p.start, today)} through {last.isoformat()}"
+            text = f"{f} from {_day(p.start, today)} through {_day(p.end, today, before=True)}"
         elif p.start is not None:
             text = f"{f} on or after {_day(p.start, today)}"
         else:
             assert p.end is not None
-            last = dates.resolve(p.end, today) - dt.timedelta(days=1)
-            text = f"{f} on or before {last.isoformat()}"
+            text = f"{f} on or before {_day(p.end, today, before=True)}"
         if p.negated:
             text = f"{f} is not empty and not ({text})"
         return [pad + text]

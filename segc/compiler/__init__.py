@@ -18,6 +18,7 @@ _EXPORTS = {
     "view_files": "segc.compiler.sqlfiles",
     "load_project": "segc.compiler.project",
     "write_lock": "segc.compiler.project",
+    "paused_gc": "segc.compiler.util",
 }
 __all__ = list(_EXPORTS)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 from dataclasses import dataclass, field
@@ -30,6 +31,12 @@ _FIELD_KEYS = ("type", "values", "column", "json", "path", "aggregate", "relatio
 _RELATION_KEYS = ("has_many", "belongs_to", "foreign_key", "column")
 
 
+@functools.lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    """IANA zone names every engine knows ('localtime' and the like are not among them)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
 @dataclass
 class _RawEntity:
     name: str
@@ -40,6 +47,7 @@ class _RawEntity:
     owner: str | None
     fields: dict[str, tuple[YMap, Pos]] = field(default_factory=dict)
     relations: dict[str, Relation] = field(default_factory=dict)
+    broken: set[str] = field(default_factory=set)  # relations already reported as wrong
 
 
 def sql_name(ck: Checker, node: YNode | None, what: str, dotted: bool = False) -> str | None:
@@ -62,6 +70,7 @@ class ModelChecker:
         self.raw: dict[str, _RawEntity] = {}
         self.done: dict[tuple[str, str], Field | None] = {}
         self.busy: list[tuple[str, str]] = []
+        self.bad_entity_names = False  # then an "unknown" target may be that entity: say nothing
 
     # -- top level ---------------------------------------------------------------------------
 
@@ -91,6 +100,8 @@ class ModelChecker:
             spec = expect_map(ck, node, f"entity '{key.text}'")
             if name and spec is not None:
                 self.skeleton(name, spec)
+            elif name is None:
+                self.bad_entity_names = True
         for raw in self.raw.values():
             self.relations_target_check(raw)
         built = []
@@ -109,7 +120,8 @@ class ModelChecker:
         if m is None:
             return Target()
         self.ck.known_keys(m, _TARGET_KEYS, "target")
-        dialect, schema, prefix = Target.dialect, Target.schema, Target.view_prefix
+        default = Target()
+        dialect, schema, prefix = default.dialect, default.schema, default.view_prefix
         if (d := expect_scalar(self.ck, m.get("dialect"), "dialect", optional=True)) is not None:
             if d.text in DIALECTS:
                 dialect = d.text
@@ -130,10 +142,12 @@ class ModelChecker:
         if s is None:
             return None
         try:
+            if s.text not in _zones():
+                raise zoneinfo.ZoneInfoNotFoundError(s.text)
             zoneinfo.ZoneInfo(s.text)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             self.ck.error("E106", s.pos, f"unknown time zone '{s.text}'",
-                          suggest(s.text, sorted(zoneinfo.available_timezones()))
+                          suggest(s.text, sorted(_zones()))
                           or "use an IANA name such as Asia/Tokyo or UTC")
             return None
         return s.text
@@ -157,8 +171,12 @@ class ModelChecker:
         self.raw[name] = raw
         if (rels := spec.get("relations")) is not None and (rm := expect_map(ck, rels, "relations")):
             for k, v in rm.items:
-                if (rname := expect_name(ck, k, "relation name")) and (r := self.relation(rname, v)):
+                if (rname := expect_name(ck, k, "relation name")) is None:
+                    continue
+                if (r := self.relation(rname, v)) is not None:
                     raw.relations[rname] = r
+                else:
+                    raw.broken.add(rname)
         if (fields := spec.get("fields")) is not None and (fm := expect_map(ck, fields, "fields")):
             for k, v in fm.items:
                 fname = expect_name(ck, k, "field name")
@@ -214,9 +232,11 @@ class ModelChecker:
     def relations_target_check(self, raw: _RawEntity) -> None:
         for r in list(raw.relations.values()):
             if r.target not in self.raw:
-                self.ck.error("E110", r.pos, f"relation '{r.name}' points at unknown entity '{r.target}'",
-                              suggest(r.target, self.raw))
+                if not self.bad_entity_names:
+                    self.ck.error("E110", r.pos, f"relation '{r.name}' points at unknown entity '{r.target}'",
+                                  suggest(r.target, self.raw))
                 del raw.relations[r.name]
+                raw.broken.add(r.name)
 
     # -- fields (resolved lazily: lookups and aggregates read other entities' fields) ----------
 
@@ -323,6 +343,8 @@ class ModelChecker:
         if rnode is None:
             return None
         rel = raw.relations.get(rnode.text)
+        if rel is None and rnode.text in raw.broken:
+            return None  # the relation's own error says what is wrong
         if rel is None:
             ck.error("E110", rnode.pos, f"'{raw.name}' has no relation '{rnode.text}'",
                      suggest(rnode.text, raw.relations))
@@ -413,4 +435,5 @@ class ModelChecker:
             field_names=tuple(raw.fields),
             relation=lambda n: raw.relations.get(n),
             relation_names=tuple(raw.relations),
+            broken=frozenset(raw.broken),
         )

@@ -149,6 +149,9 @@ class SegmentChecker:
                          suggest(s.text, [x.value for x in Scope]) or "company or personal")
                 return scope, None  # the owner cannot be judged against a scope we do not know
         owner_node = expect_scalar(ck, spec.get("owner"), "owner", optional=True)
+        if spec.get("owner") is not None and owner_node is None and not (
+                isinstance(spec.get("owner"), YScalar) and spec.get("owner").is_null):
+            return scope, None  # an owner was given but is not a name: that error says it all
         if scope is Scope.PERSONAL and owner_node is None:
             ck.error("E145", spec.pos, "a personal segment needs an 'owner'", "owner: the salesperson it belongs to")
         if scope is Scope.COMPANY and owner_node is not None:

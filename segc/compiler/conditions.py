@@ -59,6 +59,7 @@ class Scope:
     field_names: tuple[str, ...]
     relation: Callable[[str], Relation | None]
     relation_names: tuple[str, ...]
+    broken: frozenset[str] = frozenset()  # relations whose definition is already reported
 
 
 Resolver = Callable[[str], Scope]
@@ -133,6 +134,8 @@ class _Lowering:
         parts: list[Pred] = []
         for rkey, rvalue in spec.items:
             rel = scope.relation(rkey.text)
+            if rel is None and rkey.text in scope.broken:
+                continue
             if rel is None:
                 parts.append(self.bad("E121", rkey.pos, f"'{scope.entity}' has no relation '{rkey.text}'",
                                       suggest(rkey.text, scope.relation_names)))

@@ -27,7 +27,7 @@ from segc.compiler.ir import (
     Not, Or, Pred, Project, Relation, Scalar, Segment, Shift, StartOf, TextMatch, TextOp, Today,
     TrueP, Unit,
 )
-from segc.dialects.base import LIKE_ESCAPE, Dialect
+from segc.dialects.base import Dialect, LIKE_ESCAPE, dtype
 
 _CMP = {CmpOp.EQ: exp.EQ, CmpOp.NE: exp.NEQ, CmpOp.GT: exp.GT, CmpOp.GE: exp.GTE,
         CmpOp.LT: exp.LT, CmpOp.LE: exp.LTE}
@@ -87,14 +87,25 @@ class _LookupJoin:
 class Frame:
     """The FROM clause over one entity's table; joins grow as conditions name fields."""
 
-    def __init__(self, em: "Emitter", entity: Entity, alias: str, joins: list | None = None):
+    def __init__(self, em: "Emitter", entity: Entity, alias: str, joins: list | None = None,
+                 aliases: set[str] | None = None):
         self.em = em
         self.d = em.dialect
         self.entity = entity
-        self.alias = alias
+        # aliases of one FROM clause; relation names may contain `__`, so paths could collide
+        self.aliases: set[str] = set() if aliases is None else aliases
+        self.alias = self._unique(alias)
         self.joins: list[_AggJoin | _LookupJoin] = [] if joins is None else joins
         self._lookups: dict[str, Frame] = {}
         self._aggs: dict[str, _AggJoin] = {}
+
+    def _unique(self, alias: str) -> str:
+        name, n = alias, 1
+        while name in self.aliases:
+            n += 1
+            name = f"{alias}_{n}"
+        self.aliases.add(name)
+        return name
 
     # -- columns and fields ----------------------------------------------------------------------
 
@@ -125,14 +136,13 @@ class Frame:
     def _typed(self, text: exp.Expression, ftype: FieldType) -> exp.Expression:
         to = {FieldType.NUMBER: "DOUBLE", FieldType.BOOLEAN: "BOOLEAN", FieldType.DATE: "DATE",
               FieldType.TIMESTAMP: self.d.timestamp_type}.get(ftype)
-        return exp.Cast(this=text, to=exp.DataType.build(to)) if to else text
+        return exp.Cast(this=text, to=dtype(to)) if to else text
 
     def lookup(self, relation: str) -> "Frame":
         if relation not in self._lookups:
             rel = self.entity.relation(relation)
             target = self.em.model.entity(rel.target)
-            alias = f"{self.alias}__{rel.name}"
-            frame = Frame(self.em, target, alias, self.joins)
+            frame = Frame(self.em, target, f"{self.alias}__{rel.name}", self.joins, self.aliases)
             on = exp.EQ(this=frame.key, expression=self.col(rel.column))
             self.joins.append(_LookupJoin(rel, frame, on))
             self._lookups[relation] = frame
@@ -142,8 +152,7 @@ class Frame:
         if relation not in self._aggs:
             rel = self.entity.relation(relation)
             target = self.em.model.entity(rel.target)
-            alias = f"{self.alias}__{rel.name}"
-            join = _AggJoin(rel, alias, Frame(self.em, target, rel.target))
+            join = _AggJoin(rel, self._unique(f"{self.alias}__{rel.name}"), Frame(self.em, target, rel.target))
             self.joins.append(join)
             self._aggs[relation] = join
         return self._aggs[relation]
@@ -383,7 +392,9 @@ class Emitter:
         if entity.owner and entity.owner != entity.key:
             cols.append(frame.col(entity.owner))
         for f in entity.output_fields:
-            cols.append(exp.Alias(this=frame.field(f.name), alias=d.identifier(f.name)))
+            value = frame.field(f.name)
+            same_name = isinstance(f.source, Column) and f.source.column == f.name
+            cols.append(value if same_name else exp.Alias(this=value, alias=d.identifier(f.name)))
         return frame.select(cols, where)
 
     def view(self, seg: Segment) -> exp.Expression:
@@ -485,10 +496,10 @@ class Emitter:
             branches.append(exp.Select(expressions=[
                 exp.Alias(this=d.text(d.column("segment_id", seg_alias)), alias=d.identifier("segment_id")),
                 exp.Alias(this=d.text(d.column("parent_id", seg_alias)), alias=d.identifier("parent_id")),
-                exp.Alias(this=exp.Cast(this=d.column("level", seg_alias), to=exp.DataType.build("INT")),
+                exp.Alias(this=exp.Cast(this=d.column("level", seg_alias), to=dtype("INT")),
                           alias=d.identifier("level")),
                 d.column("owner", name),
-                exp.Alias(this=exp.Cast(this=pick, to=exp.DataType.build("BIGINT")), alias=d.identifier("member_count")),
+                exp.Alias(this=exp.Cast(this=pick, to=dtype("BIGINT")), alias=d.identifier("member_count")),
             ]).from_(d.table((name,)), copy=False).join(values, join_type="CROSS", copy=False))
         if not branches:
             return self._empty(["segment_id", "parent_id", "level", "owner", "member_count"])

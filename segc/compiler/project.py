@@ -52,9 +52,9 @@ def load_project(project_dir: str | Path, *, check_lock: bool = True) -> tuple[P
     project_dir = Path(project_dir)
     ck = Checker()
     model = load_model(project_dir, ck)
-    if model is None:
-        ck.raise_if_errors()
-        raise SegcError(ck.items)  # pragma: no cover - load_model reports why it failed
+    if model is None or ck.errors:
+        # segments checked against a broken model would only repeat its errors
+        raise SegcError(ck.items)
     seg_checker = SegmentChecker(ck, model)
     files = segment_files(project_dir)
     if not files:
@@ -130,7 +130,7 @@ def render_lock(segments: tuple[Segment, ...]) -> str:
     for seg in sorted(segments, key=lambda s: s.id):
         entry = f"scope: {seg.scope.value}"
         if seg.scope is Scope.PERSONAL and seg.owner is not None:
-            entry += f", owner: {json.dumps(seg.owner, ensure_ascii=False)}"
+            entry += f", owner: {json.dumps(seg.owner)}"  # \u escapes: YAML reads them back exactly
         lines.append(f"  {seg.id}: {{{entry}}}\n")
     return "".join(lines)
 

@@ -17,6 +17,11 @@ MEMBERSHIP_VIEW = "segment_membership"
 COUNTS_VIEW = "segment_counts"
 
 
+def comment_text(text: str) -> str:
+    """Text safe inside a `--` comment: a line break in a file name must not end the comment."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+
+
 @dataclass(frozen=True, slots=True)
 class SqlFile:
     name: str  # file name, e.g. seg_vip.sql
@@ -24,11 +29,11 @@ class SqlFile:
     source: str  # where it comes from, relative to the project
     statement: exp.Expression
 
-    def render(self, dialect: Dialect, as_of: dt.date | None) -> str:
+    def render(self, dialect: Dialect, as_of: dt.date | None, copy: bool = True) -> str:
         today = f"as of {as_of.isoformat()} (--as-of)" if as_of else "relative to the current date"
-        header = (f"{GENERATED_MARK} from {self.source}; do not edit.\n"
+        header = (f"{GENERATED_MARK} from {comment_text(self.source)}; do not edit.\n"
                   f"-- view {self.view}, dialect {dialect.name}, dates {today}.\n")
-        return header + dialect.sql(self.statement) + ";\n"
+        return header + dialect.sql(self.statement, copy=copy) + ";\n"
 
 
 def view_files(project: Project, emitter: Emitter) -> list[SqlFile]:

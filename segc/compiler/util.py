@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import gc
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from segc.compiler.yamlfile import YMap, YNode, YScalar, YSeq, kind_name
 from segc.errors import Diagnostics, Pos
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED_FIELD_NAMES = frozenset({"all", "any", "not", "has"})
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Compiling builds hundreds of thousands of small sqlglot nodes and frees none of them until
+    the end; Python's cyclic garbage collector would rescan them again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from segc.dialects.base import Dialect, to_date
+from segc.dialects.base import Dialect, dtype, to_date
 
 
 class BigQuery(Dialect):
@@ -16,7 +16,7 @@ class BigQuery(Dialect):
     sqlglot_dialect = "bigquery"
     text_type = "STRING"
     timestamp_type = "DATETIME"
-    executes = False
+    lean = False  # sqlglot's SELECT rewrites qualify the columns of UNNEST-ed VALUES here
 
     def week_start(self, d: exp.Expression) -> exp.Expression:
         # WEEK is Sunday in BigQuery; ISOWEEK starts on Monday.
@@ -26,7 +26,7 @@ class BigQuery(Dialect):
         return exp.Anonymous(this="DATE", expressions=[instant, exp.Literal.string(timezone)])
 
     def day_start(self, day: exp.Expression, timezone: str | None) -> exp.Expression:
-        ts = exp.Cast(this=day, to=exp.DataType.build("DATETIME"))
+        ts = exp.Cast(this=day, to=dtype("DATETIME"))
         if timezone is None:
             return ts
         # local midnight -> the instant -> its UTC wall time
@@ -58,12 +58,10 @@ class Redshift(Dialect):
     name = "redshift"
     sqlglot_dialect = "redshift"
     text_type = "VARCHAR"
-    executes = False
 
 
 class Trino(Dialect):
     name = "trino"
     sqlglot_dialect = "trino"
-    executes = False
     overlaps_function = "ARRAYS_OVERLAP"
     contains_all_operator = False

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from segc.dialects.base import Dialect, _LOWER_SAFE, to_date
+from segc.dialects.base import Dialect, _LOWER_SAFE, dtype, to_date
 
 
 class Snowflake(Dialect):
@@ -35,7 +35,7 @@ class Snowflake(Dialect):
         return to_date(exp.DateAdd(this=d, expression=exp.Paren(this=offset), unit=exp.Var(this="DAY")))
 
     def day_start(self, day: exp.Expression, timezone: str | None) -> exp.Expression:
-        ts = exp.Cast(this=day, to=exp.DataType.build(self.timestamp_type, dialect="snowflake"))
+        ts = exp.Cast(this=day, to=dtype(self.timestamp_type, dialect="snowflake"))
         if timezone is None:
             return ts
         return exp.ConvertTimezone(source_tz=exp.Literal.string(timezone), target_tz=exp.Literal.string("UTC"),
@@ -54,4 +54,4 @@ class Snowflake(Dialect):
     def json_text(self, column: exp.Expression, path: tuple[str, ...]) -> exp.Expression:
         json_path = exp.JSONPath(expressions=[exp.JSONPathRoot(), *(exp.JSONPathKey(this=k) for k in path)])
         value = exp.JSONExtract(this=column, expression=json_path, variant_extract=True, requires_json=True)
-        return exp.Cast(this=value, to=exp.DataType.build("VARCHAR"))
+        return exp.Cast(this=value, to=dtype("VARCHAR"))

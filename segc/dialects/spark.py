@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from segc.dialects.base import Dialect
+from segc.dialects.base import Dialect, dtype
 
 
 class Spark(Dialect):
     name = "spark"
     sqlglot_dialect = "spark"
     text_type = "STRING"
-    executes = False
     overlaps_function = "ARRAYS_OVERLAP"
     contains_all_operator = False
 
@@ -25,10 +24,10 @@ class Spark(Dialect):
         # to `timezone`, so the result does not depend on spark.sql.session.timeZone.
         utc = exp.Anonymous(this="TO_UTC_TIMESTAMP", expressions=[instant, exp.Anonymous(this="CURRENT_TIMEZONE")])
         local = exp.Anonymous(this="FROM_UTC_TIMESTAMP", expressions=[utc, exp.Literal.string(timezone)])
-        return exp.Cast(this=local, to=exp.DataType.build("DATE"))
+        return exp.Cast(this=local, to=dtype("DATE"))
 
     def day_start(self, day: exp.Expression, timezone: str | None) -> exp.Expression:
-        ts = exp.Cast(this=day, to=exp.DataType.build("TIMESTAMP"))
+        ts = exp.Cast(this=day, to=dtype("TIMESTAMP"))
         if timezone is None:
             return ts
         return exp.Anonymous(this="TO_UTC_TIMESTAMP", expressions=[ts, exp.Literal.string(timezone)])

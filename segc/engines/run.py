@@ -9,6 +9,7 @@ from typing import Any
 from segc.compiler.emit import Emitter
 from segc.compiler.ir import Project, Scope, Segment
 from segc.compiler.sqlfiles import view_files
+from segc.compiler.util import paused_gc
 from segc.dialects import Dialect
 from segc.engines.base import Engine
 
@@ -36,9 +37,12 @@ def count_segments(project: Project, engine: Engine, as_of: dt.date | None = Non
     """Live counts in display order; one query (one pass) per entity."""
     emitter = Emitter(project, engine.dialect, as_of)
     segments = visible_segments(project, owner)
+    with paused_gc():
+        queries = [(segs, engine.dialect.sql(emitter.count_query(entity, segs, owner), pretty=False, copy=False))
+                   for entity, segs in emitter.by_entity(segments).items()]
     counts: dict[str, int] = {}
-    for entity, segs in emitter.by_entity(segments).items():
-        row = engine.query(engine.dialect.sql(emitter.count_query(entity, segs, owner), pretty=False))[0]
+    for segs, sql in queries:
+        row = engine.query(sql)[0]
         counts.update((s.id, int(n or 0)) for s, n in zip(segs, row))
     rows = [CountRow(s, counts[s.id]) for s in segments]
     if show_empty:
@@ -58,7 +62,7 @@ def member_keys(project: Project, engine: Engine, segment_id: str, as_of: dt.dat
                 owner: str | None = None) -> list[Any]:
     emitter = Emitter(project, engine.dialect, as_of)
     query = emitter.members_query(project.segment(segment_id), owner)
-    return [r[0] for r in engine.query(engine.dialect.sql(query, pretty=False))]
+    return [r[0] for r in engine.query(engine.dialect.sql(query, pretty=False, copy=False))]
 
 
 def apply_statements(project: Project, d: Dialect, as_of: dt.date | None = None) -> list[str]:
@@ -66,9 +70,10 @@ def apply_statements(project: Project, d: Dialect, as_of: dt.date | None = None)
     emitter = Emitter(project, d, as_of)
     schema = tuple(project.model.target.schema.split("."))
     statements = [d.sql(d.create_schema(schema), pretty=False)]
-    for f in view_files(project, emitter):
-        create = f.statement
-        statements += [d.sql(s, pretty=False) for s in d.replace_view(create.this, create.expression)]
+    with paused_gc():
+        for f in view_files(project, emitter):
+            create = f.statement
+            statements += [d.sql(s, pretty=False, copy=False) for s in d.replace_view(create.this, create.expression)]
     return statements
 
 
