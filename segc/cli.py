@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -151,6 +152,25 @@ def compile(project_dir: Path, dialect: str | None, as_of: dt.date | None, out_d
     write_lock(project, project_dir)
 
 
+def _progress(fmt: str):
+    """A progress bar on stderr, for people at a terminal only: not with --format json, not when
+    stderr is piped or redirected."""
+    if fmt != "table" or not sys.stderr.isatty():
+        return iter
+
+    @contextlib.contextmanager
+    def bar(queries):
+        with click.progressbar(queries, label="counting", file=sys.stderr, show_pos=True,
+                               item_show_func=lambda q: f"{len(q[0])} segments of {q[0][0].entity}" if q else None) as it:
+            yield it
+
+    def wrap(queries):
+        with bar(list(queries)) as it:
+            yield from it
+
+    return wrap
+
+
 def _engine(db: Path | None, dsn: str | None, read_only: bool = True):
     """--db FILE opens DuckDB, --dsn URL PostgreSQL; exactly one of them."""
     if (db is None) == (dsn is None):
@@ -186,7 +206,7 @@ def count(project_dir: Path, db: Path | None, dsn: str | None, as_of: dt.date | 
     project = _load(project_dir)
     engine = _engine(db, dsn)
     try:
-        rows = count_segments(project, engine, as_of, owner, show_empty)
+        rows = count_segments(project, engine, as_of, owner, show_empty, progress=_progress(fmt))
     finally:
         engine.close()
     if fmt == "json":

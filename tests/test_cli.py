@@ -873,3 +873,15 @@ def test_top_level_help_lists_every_command() -> None:
     out = ok(invoke("--help")).stdout
     listed = {line.split()[0] for line in out.split("Commands:", 1)[1].splitlines() if line.strip()}
     assert set(SPEC_COMMANDS) <= listed
+
+
+def test_count_progress_only_on_a_terminal(warehouse_file, monkeypatch):
+    """A progress bar is for people at a terminal: never with --format json or when piped."""
+    import segc.cli as cli
+
+    base = ["count", "-p", str(EXAMPLE), "--db", str(warehouse_file), "--as-of", "2024-03-13"]
+    piped = CliRunner().invoke(main, base)
+    assert piped.exit_code == 0 and "counting" not in piped.stderr
+    monkeypatch.setattr(cli.sys.stderr, "isatty", lambda: True, raising=False)
+    assert cli._progress("json") is iter
+    assert cli._progress("table") is not iter

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,15 +34,18 @@ def visible_segments(project: Project, owner: str | None) -> tuple[Segment, ...]
 
 
 def count_segments(project: Project, engine: Engine, as_of: dt.date | None = None,
-                   owner: str | None = None, show_empty: bool = False) -> list[CountRow]:
-    """Live counts in display order; one query (one pass) per entity."""
+                   owner: str | None = None, show_empty: bool = False,
+                   progress: Callable[[Iterable], Iterable] = iter) -> list[CountRow]:
+    """Live counts in display order; one query (one pass) per entity.
+
+    `progress` wraps the iteration over the per-entity queries (a progress bar on a terminal)."""
     emitter = Emitter(project, engine.dialect, as_of)
     segments = visible_segments(project, owner)
     with paused_gc():
         queries = [(segs, engine.dialect.sql(emitter.count_query(entity, segs, owner), pretty=False, copy=False))
                    for entity, segs in emitter.by_entity(segments).items()]
     counts: dict[str, int] = {}
-    for segs, sql in queries:
+    for segs, sql in progress(queries):
         row = engine.query(sql)[0]
         counts.update((s.id, int(n or 0)) for s, n in zip(segs, row))
     rows = [CountRow(s, counts[s.id]) for s in segments]
