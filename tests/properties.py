@@ -40,6 +40,7 @@ class World:
     tables: list[Table]
     conditions: list[str]  # YAML flow mappings on entity m
     as_of: dt.date
+    enum_values: tuple[str, ...] = ()
 
 
 # -- values ---------------------------------------------------------------------------------------
@@ -165,7 +166,7 @@ entities:
     grp = Table("grp", ((c["gk"], "text"), (c["gregion"], "text")), grp_rows)
     conditions = [yaml.dump(draw(condition(enum_values, as_of, 4)), Dumper=NoAliases, default_flow_style=True,
                             allow_unicode=True, width=10_000).strip() for _ in range(n_conditions)]
-    return World(model, [main, rel, grp], conditions, as_of)
+    return World(model, [main, rel, grp], conditions, as_of, tuple(enum_values))
 
 
 # -- conditions -----------------------------------------------------------------------------------

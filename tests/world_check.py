@@ -21,11 +21,31 @@ def _model(text: str):
     return model
 
 
+# (field, value) pairs for the `=` / `!=` / is_empty partition; a duration for the date partitions
+PARTITION_PROBES = [("s", "a"), ("e", "A"), ("n", "0"), ("d", "today"), ("ts", "today - 1 month"), ("region", "east"),
+                    ("jn", "2.5"), ("r_sum", "0"), ("r_last", "today")]
+
+
 def derived(world: World) -> list[str]:
-    """The world's conditions, plus combinations whose answers the laws of sets fix."""
+    """The world's conditions, plus combinations whose answers the laws of sets and SPEC 2-3's
+    partitions fix (see laws())."""
     conds = list(world.conditions)
     x, y = conds[0], conds[-1]
     conds += [f"{{not: {x}}}", f"{{all: [{x}, {y}]}}", f"{{any: [{x}, {y}]}}", f"{{not: {{not: {x}}}}}"]
+    field, value = PARTITION_PROBES[world.as_of.toordinal() % len(PARTITION_PROBES)]
+    if field == "e":
+        value = world.enum_values[0]
+    tests = [{"=": value}, {"!=": value}, {"is_empty": "true"}]
+    n = 1 + world.as_of.toordinal() % 40
+    unit = ["day", "week", "month", "quarter", "year"][world.as_of.toordinal() % 5]
+    for date_field in ("d", "ts"):
+        tests_d = [{op: f"{n} {unit}"} for op in ("within_last", "at_least_ago", "within_next", "at_least_ahead")]
+        tests_d += [{"<=": "today"}, {">=": "today"}]
+        tests += [(date_field, t) for t in tests_d]
+    for t in tests:
+        f, t = (field, t) if isinstance(t, dict) else t
+        conds.append(yaml.dump({f: t}, Dumper=NoAliases, default_flow_style=True, allow_unicode=True,
+                               width=10_000).strip())
     return conds
 
 
@@ -41,6 +61,15 @@ def laws(found: list[set], n: int, everyone: set) -> list[str]:
         out.append("any [X, Y] is not X ∪ Y")
     if found[n + 3] != X:
         out.append("not not X is not X")
+    eq, ne, empty = found[n + 4], found[n + 5], found[n + 6]
+    if eq | ne | empty != everyone or eq & ne or eq & empty or ne & empty:
+        out.append("=, != and is_empty do not partition the rows")
+    for i, name in ((n + 7, "d"), (n + 13, "ts")):
+        last, ago, nxt, ahead, past, future = found[i:i + 6]
+        if last | ago != past or last & ago:
+            out.append(f"within_last and at_least_ago do not partition the past of {name}")
+        if nxt | ahead != future or nxt & ahead:
+            out.append(f"within_next and at_least_ahead do not partition the future of {name}")
     return out
 
 
