@@ -41,6 +41,7 @@ class World:
     conditions: list[str]  # YAML flow mappings on entity m
     as_of: dt.date
     enum_values: tuple[str, ...] = ()
+    probe_days: int = 7  # a row's date lies exactly this many days before as_of
 
 
 # -- values ---------------------------------------------------------------------------------------
@@ -152,6 +153,15 @@ entities:
                           draw(stored_ts(as_of)), draw(stored_lists), payload,
                           draw(st.one_of(st.none(), st.sampled_from(codes + ["zz"]))),
                           draw(st.one_of(st.none(), st.sampled_from(["ann", "bob", ""])))))
+    # one row on each side of the partition probe's boundary day (see world_check.derived)
+    probe_days = draw(st.integers(1, 40))
+    edge = as_of - dt.timedelta(days=probe_days)
+    for i, (d, ts) in enumerate([(edge, dt.datetime.combine(edge, dt.time(23, 59, 59, 999000))),
+                                 (edge + dt.timedelta(days=1), dt.datetime.combine(edge + dt.timedelta(days=1), dt.time()))]):
+        if i < len(main_rows):
+            row = list(main_rows[i])
+            row[5], row[6] = d, ts
+            main_rows[i] = tuple(row)
     main = Table("main", (("id", "int"), (c["s"], "text"), (c["e"], "text"), (c["n"], "decimal"), (c["b"], "bool"),
                           (c["d"], "date"), (c["ts"], "timestamp"), (c["l"], "text[]"), (c["j"], "json"),
                           (c["g"], "text"), (c["owner"], "text")), tuple(main_rows))
@@ -166,7 +176,7 @@ entities:
     grp = Table("grp", ((c["gk"], "text"), (c["gregion"], "text")), grp_rows)
     conditions = [yaml.dump(draw(condition(enum_values, as_of, 4)), Dumper=NoAliases, default_flow_style=True,
                             allow_unicode=True, width=10_000).strip() for _ in range(n_conditions)]
-    return World(model, [main, rel, grp], conditions, as_of, tuple(enum_values))
+    return World(model, [main, rel, grp], conditions, as_of, tuple(enum_values), probe_days)
 
 
 # -- conditions -----------------------------------------------------------------------------------

@@ -36,8 +36,7 @@ def derived(world: World) -> list[str]:
     if field == "e":
         value = world.enum_values[0]
     tests = [{"=": value}, {"!=": value}, {"is_empty": "true"}]
-    n = 1 + world.as_of.toordinal() % 40
-    unit = ["day", "week", "month", "quarter", "year"][world.as_of.toordinal() % 5]
+    n, unit = world.probe_days, "days"  # rows sit on both sides of today - n days
     for date_field in ("d", "ts"):
         tests_d = [{op: f"{n} {unit}"} for op in ("within_last", "at_least_ago", "within_next", "at_least_ahead")]
         tests_d += [{"<=": "today"}, {">=": "today"}]
