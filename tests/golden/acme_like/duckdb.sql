@@ -21,6 +21,6 @@ SELECT
   "t"."custom_fields" ->> '$.interested_in' AS "interested_in"
 FROM "crm"."customers" AS "t"
 WHERE
-  LOWER("t"."name") LIKE LOWER('%acme%') ESCAPE '!'
+  "t"."name" ILIKE '%acme%'
   OR LOWER("t"."name") LIKE LOWER('100!%%') ESCAPE '!'
-  OR LOWER("t"."email") LIKE LOWER('%@example.org') ESCAPE '!';
+  OR "t"."email" ILIKE '%@example.org';

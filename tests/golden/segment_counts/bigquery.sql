@@ -4,21 +4,19 @@ CREATE OR REPLACE VIEW `segments`.`segment_counts` AS
 WITH `customer__counts` AS (
   SELECT
     CAST(`t`.`owner_id` AS STRING) AS `owner`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(
+      COUNTIF(
         `t`.`rank` = 'A'
         AND (
           `t__contacts`.`last_contact_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, INTERVAL -29 DAY) AS DATE) AS DATETIME)
           OR `t__contacts`.`last_contact_at` IS NULL
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS `c0`,
-    COUNTIF(
-      COALESCE(`t`.`rank` = 'C' AND `t__home_country`.`region` = 'southeast_asia', FALSE)
-    ) AS `c1`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(COUNTIF(`t`.`rank` = 'C' AND `t__home_country`.`region` = 'southeast_asia'), 0) AS `c1`,
+    COALESCE(
+      COUNTIF(
         `t__orders`.`last_deal_at` >= CAST(CAST(DATE_ADD(CAST(DATE_ADD(CURRENT_DATE, INTERVAL -6 MONTH) AS DATE), INTERVAL 1 DAY) AS DATE) AS DATETIME)
         AND `t__orders`.`last_deal_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, INTERVAL 1 DAY) AS DATE) AS DATETIME)
         AND (
@@ -26,170 +24,172 @@ WITH `customer__counts` AS (
             'new_product' IN UNNEST(`t`.`tags`)
           )
           OR JSON_EXTRACT_SCALAR(`t`.`custom_fields`, '$.interested_in') = 'new_product'
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS `c2`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(
+      COUNTIF(
         COALESCE(`t__orders`.`won_orders`, 0) >= 2
         AND NOT COALESCE(
           `t__contacts`.`last_contact_at` >= CAST(CAST(DATE_ADD(CURRENT_DATE, INTERVAL -29 DAY) AS DATE) AS DATETIME)
           AND `t__contacts`.`last_contact_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, INTERVAL 1 DAY) AS DATE) AS DATETIME),
           FALSE
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS `c3`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(
+      COUNTIF(
         `t`.`created_at` >= CAST(CAST(DATE_ADD(CURRENT_DATE, INTERVAL -29 DAY) AS DATE) AS DATETIME)
-        AND `t`.`created_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, INTERVAL 1 DAY) AS DATE) AS DATETIME),
-        FALSE
-      )
+        AND `t`.`created_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, INTERVAL 1 DAY) AS DATE) AS DATETIME)
+      ),
+      0
     ) AS `c4`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(
+      COUNTIF(
         `t`.`next_followup_on` >= CURRENT_DATE
-        AND `t`.`next_followup_on` < CAST(DATE_ADD(CURRENT_DATE, INTERVAL 7 DAY) AS DATE),
-        FALSE
-      )
+        AND `t`.`next_followup_on` < CAST(DATE_ADD(CURRENT_DATE, INTERVAL 7 DAY) AS DATE)
+      ),
+      0
     ) AS `c5`,
-    COUNTIF(COALESCE(`t`.`rank` IN ('A', 'B'), FALSE)) AS `c6`,
-    COUNTIF(
-      COALESCE(
-        `t`.`rank` IN ('A', 'B')
-        AND (
-          `t__orders`.`last_deal_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, INTERVAL -89 DAY) AS DATE) AS DATETIME)
-          OR `t__orders`.`last_deal_at` IS NULL
-        ),
-        FALSE
-      )
-    ) AS `c7`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(COUNTIF(`t`.`rank` IN ('A', 'B')), 0) AS `c6`,
+    COALESCE(
+      COUNTIF(
         `t`.`rank` IN ('A', 'B')
         AND (
           `t__orders`.`last_deal_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, INTERVAL -89 DAY) AS DATE) AS DATETIME)
           OR `t__orders`.`last_deal_at` IS NULL
         )
-        AND `t`.`is_key_account` = TRUE,
-        FALSE
-      )
+      ),
+      0
+    ) AS `c7`,
+    COALESCE(
+      COUNTIF(
+        `t`.`rank` IN ('A', 'B')
+        AND (
+          `t__orders`.`last_deal_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, INTERVAL -89 DAY) AS DATE) AS DATETIME)
+          OR `t__orders`.`last_deal_at` IS NULL
+        )
+        AND `t`.`is_key_account` = TRUE
+      ),
+      0
     ) AS `c8`,
-    COUNTIF(COALESCE(`t`.`rank` IN ('A', 'B'), FALSE)) AS `c9`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(COUNTIF(`t`.`rank` IN ('A', 'B')), 0) AS `c9`,
+    COALESCE(
+      COUNTIF(
         `t`.`rank` IN ('A', 'B')
-        AND JSON_EXTRACT_SCALAR(`t`.`custom_fields`, '$.importance') = 'A',
-        FALSE
-      )
+        AND JSON_EXTRACT_SCALAR(`t`.`custom_fields`, '$.importance') = 'A'
+      ),
+      0
     ) AS `c10`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(
+      COUNTIF(
         `t`.`rank` IN ('A', 'B')
-        AND JSON_EXTRACT_SCALAR(`t`.`custom_fields`, '$.importance') = 'B',
-        FALSE
-      )
+        AND JSON_EXTRACT_SCALAR(`t`.`custom_fields`, '$.importance') = 'B'
+      ),
+      0
     ) AS `c11`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(
+      COUNTIF(
         `t`.`rank` IN ('A', 'B')
-        AND JSON_EXTRACT_SCALAR(`t`.`custom_fields`, '$.importance') = 'C',
-        FALSE
-      )
+        AND JSON_EXTRACT_SCALAR(`t`.`custom_fields`, '$.importance') = 'C'
+      ),
+      0
     ) AS `c12`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(
+      COUNTIF(
         `t`.`rank` IN ('A', 'B')
-        AND JSON_EXTRACT_SCALAR(`t`.`custom_fields`, '$.importance') = 'D',
-        FALSE
-      )
+        AND JSON_EXTRACT_SCALAR(`t`.`custom_fields`, '$.importance') = 'D'
+      ),
+      0
     ) AS `c13`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(
+      COUNTIF(
         `t`.`rank` IN ('A', 'B')
         AND (
           JSON_EXTRACT_SCALAR(`t`.`custom_fields`, '$.importance') IS NULL
           OR TRIM(JSON_EXTRACT_SCALAR(`t`.`custom_fields`, '$.importance')) = ''
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS `c14`,
-    COUNTIF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'US', FALSE)) AS `c15`,
-    COUNTIF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'CA', FALSE)) AS `c16`,
-    COUNTIF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'JP', FALSE)) AS `c17`,
-    COUNTIF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'KR', FALSE)) AS `c18`,
-    COUNTIF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'CN', FALSE)) AS `c19`,
-    COUNTIF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'SG', FALSE)) AS `c20`,
-    COUNTIF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'TH', FALSE)) AS `c21`,
-    COUNTIF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'VN', FALSE)) AS `c22`,
-    COUNTIF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'ID', FALSE)) AS `c23`,
-    COUNTIF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'DE', FALSE)) AS `c24`,
-    COUNTIF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'NO', FALSE)) AS `c25`,
-    COUNTIF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'AQ', FALSE)) AS `c26`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(COUNTIF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'US'), 0) AS `c15`,
+    COALESCE(COUNTIF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'CA'), 0) AS `c16`,
+    COALESCE(COUNTIF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'JP'), 0) AS `c17`,
+    COALESCE(COUNTIF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'KR'), 0) AS `c18`,
+    COALESCE(COUNTIF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'CN'), 0) AS `c19`,
+    COALESCE(COUNTIF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'SG'), 0) AS `c20`,
+    COALESCE(COUNTIF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'TH'), 0) AS `c21`,
+    COALESCE(COUNTIF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'VN'), 0) AS `c22`,
+    COALESCE(COUNTIF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'ID'), 0) AS `c23`,
+    COALESCE(COUNTIF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'DE'), 0) AS `c24`,
+    COALESCE(COUNTIF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'NO'), 0) AS `c25`,
+    COALESCE(COUNTIF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'AQ'), 0) AS `c26`,
+    COALESCE(
+      COUNTIF(
         `t`.`rank` IN ('A', 'B')
         AND (
           `t`.`country_code` IS NULL OR TRIM(`t`.`country_code`) = ''
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS `c27`,
-    COUNTIF((
+    COALESCE(COUNTIF((
       `t`.`owner_id` IS NULL OR TRIM(`t`.`owner_id`) = ''
-    )) AS `c28`,
-    COUNTIF(
-      COALESCE(NOT `t`.`owner_id` IN ('tanaka', 'suzuki') AND TRIM(`t`.`owner_id`) <> '', FALSE)
+    )), 0) AS `c28`,
+    COALESCE(
+      COUNTIF(NOT `t`.`owner_id` IN ('tanaka', 'suzuki') AND TRIM(`t`.`owner_id`) <> ''),
+      0
     ) AS `c29`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(
+      COUNTIF(
         `t`.`deal_total` >= 10000
         AND `t`.`deal_total` <= 1000000
-        AND `t`.`is_key_account` = TRUE,
-        FALSE
-      )
+        AND `t`.`is_key_account` = TRUE
+      ),
+      0
     ) AS `c30`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(
+      COUNTIF(
         LOWER(`t`.`name`) LIKE LOWER('%acme%') ESCAPE '!'
         OR LOWER(`t`.`name`) LIKE LOWER('100!%%') ESCAPE '!'
-        OR LOWER(`t`.`email`) LIKE LOWER('%@example.org') ESCAPE '!',
-        FALSE
-      )
+        OR LOWER(`t`.`email`) LIKE LOWER('%@example.org') ESCAPE '!'
+      ),
+      0
     ) AS `c31`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(
+      COUNTIF(
         NOT (
           'newsletter' IN UNNEST(`t`.`tags`) OR 'vip' IN UNNEST(`t`.`tags`)
         )
-        AND COALESCE(ARRAY_LENGTH(`t`.`tags`), 0) > 0,
-        FALSE
-      )
+        AND COALESCE(ARRAY_LENGTH(`t`.`tags`), 0) > 0
+      ),
+      0
     ) AS `c32`,
-    COUNTIF(
-      COALESCE((
+    COALESCE(
+      COUNTIF((
         'vip' IN UNNEST(`t`.`tags`) AND 'trade_show' IN UNNEST(`t`.`tags`)
-      ), FALSE)
+      )),
+      0
     ) AS `c33`,
-    COUNTIF(COALESCE(`t__orders`.`__has_3`, 0) >= 1) AS `c34`,
-    COUNTIF(NOT COALESCE(`t__orders`.`__has_4`, 0) >= 1) AS `c35`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(COUNTIF(COALESCE(`t__orders`.`__has_3`, 0) >= 1), 0) AS `c34`,
+    COALESCE(COUNTIF(NOT COALESCE(`t__orders`.`__has_4`, 0) >= 1), 0) AS `c35`,
+    COALESCE(
+      COUNTIF(
         CAST(JSON_EXTRACT_SCALAR(`t`.`custom_fields`, '$.renewal_on') AS DATE) >= CAST(DATE_TRUNC(CURRENT_DATE, MONTH) AS DATE)
-        AND CAST(JSON_EXTRACT_SCALAR(`t`.`custom_fields`, '$.renewal_on') AS DATE) < CAST(DATE_ADD(CAST(DATE_TRUNC(CURRENT_DATE, MONTH) AS DATE), INTERVAL 1 MONTH) AS DATE),
-        FALSE
-      )
+        AND CAST(JSON_EXTRACT_SCALAR(`t`.`custom_fields`, '$.renewal_on') AS DATE) < CAST(DATE_ADD(CAST(DATE_TRUNC(CURRENT_DATE, MONTH) AS DATE), INTERVAL 1 MONTH) AS DATE)
+      ),
+      0
     ) AS `c36`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(
+      COUNTIF(
         `t`.`next_followup_on` >= CAST(DATE_TRUNC(CURRENT_DATE, ISOWEEK) AS DATE)
-        AND `t`.`next_followup_on` < CAST(DATE_ADD(CAST(DATE_TRUNC(CURRENT_DATE, ISOWEEK) AS DATE), INTERVAL 7 DAY) AS DATE),
-        FALSE
-      )
+        AND `t`.`next_followup_on` < CAST(DATE_ADD(CAST(DATE_TRUNC(CURRENT_DATE, ISOWEEK) AS DATE), INTERVAL 7 DAY) AS DATE)
+      ),
+      0
     ) AS `c37`,
-    COUNTIF(COALESCE(`t__home_country`.`region` IN ('europe', 'north_america'), FALSE)) AS `c38`
+    COALESCE(COUNTIF(`t__home_country`.`region` IN ('europe', 'north_america')), 0) AS `c38`
   FROM `crm`.`customers` AS `t`
   LEFT JOIN (
     SELECT
@@ -206,14 +206,14 @@ WITH `customer__counts` AS (
     SELECT
       `order`.`customer_id` AS `__key`,
       MAX(CASE WHEN `order`.`status` = 'won' THEN `order`.`ordered_at` END) AS `last_deal_at`,
-      COUNTIF(COALESCE(`order`.`status` = 'won', FALSE)) AS `won_orders`,
-      COUNTIF(
-        COALESCE(
-          `order`.`status` = 'won'
+      COUNT(CASE WHEN `order`.`status` = 'won' THEN 1 END) AS `won_orders`,
+      COUNT(
+        CASE
+          WHEN `order`.`status` = 'won'
           AND `order`.`ordered_at` >= CAST(CAST(DATE_ADD(CAST(DATE_TRUNC(CURRENT_DATE, QUARTER) AS DATE), INTERVAL -3 MONTH) AS DATE) AS DATETIME)
-          AND `order`.`ordered_at` < CAST(CAST(DATE_TRUNC(CURRENT_DATE, QUARTER) AS DATE) AS DATETIME),
-          FALSE
-        )
+          AND `order`.`ordered_at` < CAST(CAST(DATE_TRUNC(CURRENT_DATE, QUARTER) AS DATE) AS DATETIME)
+          THEN 1
+        END
       ) AS `__has_3`,
       COUNT(*) AS `__has_4`
     FROM `crm`.`orders` AS `order`
@@ -231,16 +231,16 @@ WITH `customer__counts` AS (
 ), `lead__counts` AS (
   SELECT
     CAST(`t`.`owner_id` AS STRING) AS `owner`,
-    COUNTIF(
-      COALESCE(
+    COALESCE(
+      COUNTIF(
         `t`.`created_at` >= CAST(CAST(DATE_TRUNC(CURRENT_DATE, QUARTER) AS DATE) AS DATETIME)
-        AND `t`.`created_at` < CAST(CAST(DATE_ADD(CAST(DATE_TRUNC(CURRENT_DATE, QUARTER) AS DATE), INTERVAL 3 MONTH) AS DATE) AS DATETIME),
-        FALSE
-      )
+        AND `t`.`created_at` < CAST(CAST(DATE_ADD(CAST(DATE_TRUNC(CURRENT_DATE, QUARTER) AS DATE), INTERVAL 3 MONTH) AS DATE) AS DATETIME)
+      ),
+      0
     ) AS `c0`,
-    COUNTIF((
+    COALESCE(COUNTIF((
       `t`.`country_code` IS NULL OR TRIM(`t`.`country_code`) = ''
-    )) AS `c1`
+    )), 0) AS `c1`
   FROM `crm`.`leads` AS `t`
   GROUP BY
     GROUPING SETS (

@@ -4,353 +4,347 @@ CREATE OR REPLACE VIEW "segments"."segment_counts" AS
 WITH "customer__counts" AS (
   SELECT
     CAST("t"."owner_id" AS VARCHAR) AS "owner",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          "t"."rank" = 'A'
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t"."rank" = 'A'
           AND (
             "t__contacts"."last_contact_at" < CAST(CAST(DATEADD(DAY, -29, CURRENT_DATE) AS DATE) AS TIMESTAMP)
             OR "t__contacts"."last_contact_at" IS NULL
-          ),
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+          )
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c0",
-    SUM(
-      CASE
-        WHEN COALESCE("t"."rank" = 'C' AND "t__home_country"."region" = 'southeast_asia', FALSE)
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t"."rank" = 'C' AND "t__home_country"."region" = 'southeast_asia'
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c1",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          "t__orders"."last_deal_at" >= CAST(CAST(DATEADD(DAY, 1, CAST(DATEADD(MONTH, -6, CURRENT_DATE) AS DATE)) AS DATE) AS TIMESTAMP)
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t__orders"."last_deal_at" >= CAST(CAST(DATEADD(DAY, 1, CAST(DATEADD(MONTH, -6, CURRENT_DATE) AS DATE)) AS DATE) AS TIMESTAMP)
           AND "t__orders"."last_deal_at" < CAST(CAST(DATEADD(DAY, 1, CURRENT_DATE) AS DATE) AS TIMESTAMP)
           AND (
             "t"."tags" && ARRAY('new_product')
             OR JSON_EXTRACT_PATH_TEXT("t"."custom_fields", 'interested_in') = 'new_product'
-          ),
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+          )
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c2",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          COALESCE("t__orders"."won_orders", 0) >= 2
+    COALESCE(
+      SUM(
+        CASE
+          WHEN COALESCE("t__orders"."won_orders", 0) >= 2
           AND NOT COALESCE(
             "t__contacts"."last_contact_at" >= CAST(CAST(DATEADD(DAY, -29, CURRENT_DATE) AS DATE) AS TIMESTAMP)
             AND "t__contacts"."last_contact_at" < CAST(CAST(DATEADD(DAY, 1, CURRENT_DATE) AS DATE) AS TIMESTAMP),
             FALSE
-          ),
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+          )
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c3",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          "t"."created_at" >= CAST(CAST(DATEADD(DAY, -29, CURRENT_DATE) AS DATE) AS TIMESTAMP)
-          AND "t"."created_at" < CAST(CAST(DATEADD(DAY, 1, CURRENT_DATE) AS DATE) AS TIMESTAMP),
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t"."created_at" >= CAST(CAST(DATEADD(DAY, -29, CURRENT_DATE) AS DATE) AS TIMESTAMP)
+          AND "t"."created_at" < CAST(CAST(DATEADD(DAY, 1, CURRENT_DATE) AS DATE) AS TIMESTAMP)
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c4",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          "t"."next_followup_on" >= CURRENT_DATE
-          AND "t"."next_followup_on" < CAST(DATEADD(DAY, 7, CURRENT_DATE) AS DATE),
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t"."next_followup_on" >= CURRENT_DATE
+          AND "t"."next_followup_on" < CAST(DATEADD(DAY, 7, CURRENT_DATE) AS DATE)
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c5",
-    SUM(CASE WHEN COALESCE("t"."rank" IN ('A', 'B'), FALSE) THEN 1 ELSE 0 END) AS "c6",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          "t"."rank" IN ('A', 'B')
-          AND (
-            "t__orders"."last_deal_at" < CAST(CAST(DATEADD(DAY, -89, CURRENT_DATE) AS DATE) AS TIMESTAMP)
-            OR "t__orders"."last_deal_at" IS NULL
-          ),
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
-    ) AS "c7",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          "t"."rank" IN ('A', 'B')
+    COALESCE(SUM(CASE WHEN "t"."rank" IN ('A', 'B') THEN 1 ELSE 0 END), 0) AS "c6",
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t"."rank" IN ('A', 'B')
           AND (
             "t__orders"."last_deal_at" < CAST(CAST(DATEADD(DAY, -89, CURRENT_DATE) AS DATE) AS TIMESTAMP)
             OR "t__orders"."last_deal_at" IS NULL
           )
-          AND "t"."is_key_account" = TRUE,
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
+    ) AS "c7",
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t"."rank" IN ('A', 'B')
+          AND (
+            "t__orders"."last_deal_at" < CAST(CAST(DATEADD(DAY, -89, CURRENT_DATE) AS DATE) AS TIMESTAMP)
+            OR "t__orders"."last_deal_at" IS NULL
+          )
+          AND "t"."is_key_account" = TRUE
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c8",
-    SUM(CASE WHEN COALESCE("t"."rank" IN ('A', 'B'), FALSE) THEN 1 ELSE 0 END) AS "c9",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          "t"."rank" IN ('A', 'B')
-          AND JSON_EXTRACT_PATH_TEXT("t"."custom_fields", 'importance') = 'A',
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(SUM(CASE WHEN "t"."rank" IN ('A', 'B') THEN 1 ELSE 0 END), 0) AS "c9",
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t"."rank" IN ('A', 'B')
+          AND JSON_EXTRACT_PATH_TEXT("t"."custom_fields", 'importance') = 'A'
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c10",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          "t"."rank" IN ('A', 'B')
-          AND JSON_EXTRACT_PATH_TEXT("t"."custom_fields", 'importance') = 'B',
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t"."rank" IN ('A', 'B')
+          AND JSON_EXTRACT_PATH_TEXT("t"."custom_fields", 'importance') = 'B'
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c11",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          "t"."rank" IN ('A', 'B')
-          AND JSON_EXTRACT_PATH_TEXT("t"."custom_fields", 'importance') = 'C',
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t"."rank" IN ('A', 'B')
+          AND JSON_EXTRACT_PATH_TEXT("t"."custom_fields", 'importance') = 'C'
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c12",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          "t"."rank" IN ('A', 'B')
-          AND JSON_EXTRACT_PATH_TEXT("t"."custom_fields", 'importance') = 'D',
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t"."rank" IN ('A', 'B')
+          AND JSON_EXTRACT_PATH_TEXT("t"."custom_fields", 'importance') = 'D'
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c13",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          "t"."rank" IN ('A', 'B')
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t"."rank" IN ('A', 'B')
           AND (
             JSON_EXTRACT_PATH_TEXT("t"."custom_fields", 'importance') IS NULL
             OR TRIM(JSON_EXTRACT_PATH_TEXT("t"."custom_fields", 'importance')) = ''
-          ),
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+          )
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c14",
-    SUM(
-      CASE
-        WHEN COALESCE("t"."rank" IN ('A', 'B') AND "t"."country_code" = 'US', FALSE)
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE WHEN "t"."rank" IN ('A', 'B') AND "t"."country_code" = 'US' THEN 1 ELSE 0 END
+      ),
+      0
     ) AS "c15",
-    SUM(
-      CASE
-        WHEN COALESCE("t"."rank" IN ('A', 'B') AND "t"."country_code" = 'CA', FALSE)
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE WHEN "t"."rank" IN ('A', 'B') AND "t"."country_code" = 'CA' THEN 1 ELSE 0 END
+      ),
+      0
     ) AS "c16",
-    SUM(
-      CASE
-        WHEN COALESCE("t"."rank" IN ('A', 'B') AND "t"."country_code" = 'JP', FALSE)
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE WHEN "t"."rank" IN ('A', 'B') AND "t"."country_code" = 'JP' THEN 1 ELSE 0 END
+      ),
+      0
     ) AS "c17",
-    SUM(
-      CASE
-        WHEN COALESCE("t"."rank" IN ('A', 'B') AND "t"."country_code" = 'KR', FALSE)
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE WHEN "t"."rank" IN ('A', 'B') AND "t"."country_code" = 'KR' THEN 1 ELSE 0 END
+      ),
+      0
     ) AS "c18",
-    SUM(
-      CASE
-        WHEN COALESCE("t"."rank" IN ('A', 'B') AND "t"."country_code" = 'CN', FALSE)
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE WHEN "t"."rank" IN ('A', 'B') AND "t"."country_code" = 'CN' THEN 1 ELSE 0 END
+      ),
+      0
     ) AS "c19",
-    SUM(
-      CASE
-        WHEN COALESCE("t"."rank" IN ('A', 'B') AND "t"."country_code" = 'SG', FALSE)
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE WHEN "t"."rank" IN ('A', 'B') AND "t"."country_code" = 'SG' THEN 1 ELSE 0 END
+      ),
+      0
     ) AS "c20",
-    SUM(
-      CASE
-        WHEN COALESCE("t"."rank" IN ('A', 'B') AND "t"."country_code" = 'TH', FALSE)
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE WHEN "t"."rank" IN ('A', 'B') AND "t"."country_code" = 'TH' THEN 1 ELSE 0 END
+      ),
+      0
     ) AS "c21",
-    SUM(
-      CASE
-        WHEN COALESCE("t"."rank" IN ('A', 'B') AND "t"."country_code" = 'VN', FALSE)
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE WHEN "t"."rank" IN ('A', 'B') AND "t"."country_code" = 'VN' THEN 1 ELSE 0 END
+      ),
+      0
     ) AS "c22",
-    SUM(
-      CASE
-        WHEN COALESCE("t"."rank" IN ('A', 'B') AND "t"."country_code" = 'ID', FALSE)
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE WHEN "t"."rank" IN ('A', 'B') AND "t"."country_code" = 'ID' THEN 1 ELSE 0 END
+      ),
+      0
     ) AS "c23",
-    SUM(
-      CASE
-        WHEN COALESCE("t"."rank" IN ('A', 'B') AND "t"."country_code" = 'DE', FALSE)
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE WHEN "t"."rank" IN ('A', 'B') AND "t"."country_code" = 'DE' THEN 1 ELSE 0 END
+      ),
+      0
     ) AS "c24",
-    SUM(
-      CASE
-        WHEN COALESCE("t"."rank" IN ('A', 'B') AND "t"."country_code" = 'NO', FALSE)
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE WHEN "t"."rank" IN ('A', 'B') AND "t"."country_code" = 'NO' THEN 1 ELSE 0 END
+      ),
+      0
     ) AS "c25",
-    SUM(
-      CASE
-        WHEN COALESCE("t"."rank" IN ('A', 'B') AND "t"."country_code" = 'AQ', FALSE)
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE WHEN "t"."rank" IN ('A', 'B') AND "t"."country_code" = 'AQ' THEN 1 ELSE 0 END
+      ),
+      0
     ) AS "c26",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          "t"."rank" IN ('A', 'B')
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t"."rank" IN ('A', 'B')
           AND (
             "t"."country_code" IS NULL OR TRIM("t"."country_code") = ''
-          ),
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+          )
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c27",
-    SUM(
-      CASE
-        WHEN (
-          "t"."owner_id" IS NULL OR TRIM("t"."owner_id") = ''
-        )
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE
+          WHEN (
+            "t"."owner_id" IS NULL OR TRIM("t"."owner_id") = ''
+          )
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c28",
-    SUM(
-      CASE
-        WHEN COALESCE(NOT "t"."owner_id" IN ('tanaka', 'suzuki') AND TRIM("t"."owner_id") <> '', FALSE)
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE
+          WHEN NOT "t"."owner_id" IN ('tanaka', 'suzuki') AND TRIM("t"."owner_id") <> ''
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c29",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          "t"."deal_total" >= 10000
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t"."deal_total" >= 10000
           AND "t"."deal_total" <= 1000000
-          AND "t"."is_key_account" = TRUE,
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+          AND "t"."is_key_account" = TRUE
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c30",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          LOWER("t"."name") LIKE LOWER('%acme%') ESCAPE '!'
+    COALESCE(
+      SUM(
+        CASE
+          WHEN LOWER("t"."name") LIKE LOWER('%acme%') ESCAPE '!'
           OR LOWER("t"."name") LIKE LOWER('100!%%') ESCAPE '!'
-          OR LOWER("t"."email") LIKE LOWER('%@example.org') ESCAPE '!',
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+          OR LOWER("t"."email") LIKE LOWER('%@example.org') ESCAPE '!'
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c31",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          NOT "t"."tags" && ARRAY('newsletter', 'vip')
-          AND COALESCE(ARRAY_LENGTH("t"."tags", 1), 0) > 0,
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE
+          WHEN NOT "t"."tags" && ARRAY('newsletter', 'vip')
+          AND COALESCE(ARRAY_LENGTH("t"."tags", 1), 0) > 0
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c32",
-    SUM(
-      CASE
-        WHEN COALESCE("t"."tags" @> ARRAY('vip', 'trade_show'), FALSE)
-        THEN 1
-        ELSE 0
-      END
-    ) AS "c33",
-    SUM(CASE WHEN COALESCE("t__orders"."__has_3", 0) >= 1 THEN 1 ELSE 0 END) AS "c34",
-    SUM(CASE WHEN NOT COALESCE("t__orders"."__has_4", 0) >= 1 THEN 1 ELSE 0 END) AS "c35",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          CAST(JSON_EXTRACT_PATH_TEXT("t"."custom_fields", 'renewal_on') AS DATE) >= CAST(DATE_TRUNC('MONTH', CURRENT_DATE) AS DATE)
-          AND CAST(JSON_EXTRACT_PATH_TEXT("t"."custom_fields", 'renewal_on') AS DATE) < CAST(DATEADD(MONTH, 1, CAST(DATE_TRUNC('MONTH', CURRENT_DATE) AS DATE)) AS DATE),
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(SUM(CASE WHEN "t"."tags" @> ARRAY('vip', 'trade_show') THEN 1 ELSE 0 END), 0) AS "c33",
+    COALESCE(SUM(CASE WHEN COALESCE("t__orders"."__has_3", 0) >= 1 THEN 1 ELSE 0 END), 0) AS "c34",
+    COALESCE(SUM(CASE WHEN NOT COALESCE("t__orders"."__has_4", 0) >= 1 THEN 1 ELSE 0 END), 0) AS "c35",
+    COALESCE(
+      SUM(
+        CASE
+          WHEN CAST(JSON_EXTRACT_PATH_TEXT("t"."custom_fields", 'renewal_on') AS DATE) >= CAST(DATE_TRUNC('MONTH', CURRENT_DATE) AS DATE)
+          AND CAST(JSON_EXTRACT_PATH_TEXT("t"."custom_fields", 'renewal_on') AS DATE) < CAST(DATEADD(MONTH, 1, CAST(DATE_TRUNC('MONTH', CURRENT_DATE) AS DATE)) AS DATE)
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c36",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          "t"."next_followup_on" >= CAST(DATE_TRUNC('WEEK', CURRENT_DATE) AS DATE)
-          AND "t"."next_followup_on" < CAST(DATEADD(DAY, 7, CAST(DATE_TRUNC('WEEK', CURRENT_DATE) AS DATE)) AS DATE),
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t"."next_followup_on" >= CAST(DATE_TRUNC('WEEK', CURRENT_DATE) AS DATE)
+          AND "t"."next_followup_on" < CAST(DATEADD(DAY, 7, CAST(DATE_TRUNC('WEEK', CURRENT_DATE) AS DATE)) AS DATE)
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c37",
-    SUM(
-      CASE
-        WHEN COALESCE("t__home_country"."region" IN ('europe', 'north_america'), FALSE)
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t__home_country"."region" IN ('europe', 'north_america')
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c38"
   FROM "crm"."customers" AS "t"
   LEFT JOIN (
@@ -368,17 +362,13 @@ WITH "customer__counts" AS (
     SELECT
       "order"."customer_id" AS "__key",
       MAX(CASE WHEN "order"."status" = 'won' THEN "order"."ordered_at" END) AS "last_deal_at",
-      SUM(CASE WHEN COALESCE("order"."status" = 'won', FALSE) THEN 1 ELSE 0 END) AS "won_orders",
-      SUM(
+      COUNT(CASE WHEN "order"."status" = 'won' THEN 1 END) AS "won_orders",
+      COUNT(
         CASE
-          WHEN COALESCE(
-            "order"."status" = 'won'
-            AND "order"."ordered_at" >= CAST(CAST(DATEADD(MONTH, -3, CAST(DATE_TRUNC('QUARTER', CURRENT_DATE) AS DATE)) AS DATE) AS TIMESTAMP)
-            AND "order"."ordered_at" < CAST(CAST(DATE_TRUNC('QUARTER', CURRENT_DATE) AS DATE) AS TIMESTAMP),
-            FALSE
-          )
+          WHEN "order"."status" = 'won'
+          AND "order"."ordered_at" >= CAST(CAST(DATEADD(MONTH, -3, CAST(DATE_TRUNC('QUARTER', CURRENT_DATE) AS DATE)) AS DATE) AS TIMESTAMP)
+          AND "order"."ordered_at" < CAST(CAST(DATE_TRUNC('QUARTER', CURRENT_DATE) AS DATE) AS TIMESTAMP)
           THEN 1
-          ELSE 0
         END
       ) AS "__has_3",
       COUNT(*) AS "__has_4"
@@ -397,25 +387,28 @@ WITH "customer__counts" AS (
 ), "lead__counts" AS (
   SELECT
     CAST("t"."owner_id" AS VARCHAR) AS "owner",
-    SUM(
-      CASE
-        WHEN COALESCE(
-          "t"."created_at" >= CAST(CAST(DATE_TRUNC('QUARTER', CURRENT_DATE) AS DATE) AS TIMESTAMP)
-          AND "t"."created_at" < CAST(CAST(DATEADD(MONTH, 3, CAST(DATE_TRUNC('QUARTER', CURRENT_DATE) AS DATE)) AS DATE) AS TIMESTAMP),
-          FALSE
-        )
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE
+          WHEN "t"."created_at" >= CAST(CAST(DATE_TRUNC('QUARTER', CURRENT_DATE) AS DATE) AS TIMESTAMP)
+          AND "t"."created_at" < CAST(CAST(DATEADD(MONTH, 3, CAST(DATE_TRUNC('QUARTER', CURRENT_DATE) AS DATE)) AS DATE) AS TIMESTAMP)
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c0",
-    SUM(
-      CASE
-        WHEN (
-          "t"."country_code" IS NULL OR TRIM("t"."country_code") = ''
-        )
-        THEN 1
-        ELSE 0
-      END
+    COALESCE(
+      SUM(
+        CASE
+          WHEN (
+            "t"."country_code" IS NULL OR TRIM("t"."country_code") = ''
+          )
+          THEN 1
+          ELSE 0
+        END
+      ),
+      0
     ) AS "c1"
   FROM "crm"."leads" AS "t"
   GROUP BY

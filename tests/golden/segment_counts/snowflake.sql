@@ -4,21 +4,19 @@ CREATE OR REPLACE VIEW "SEGMENTS"."SEGMENT_COUNTS" AS
 WITH "CUSTOMER__COUNTS" AS (
   SELECT
     CAST("T"."OWNER_ID" AS VARCHAR) AS "OWNER",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         "T"."RANK" = 'A'
         AND (
           "T__CONTACTS"."LAST_CONTACT_AT" < CAST(CAST(DATEADD(DAY, -29, CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE) AS TIMESTAMPNTZ)
           OR "T__CONTACTS"."LAST_CONTACT_AT" IS NULL
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS "C0",
-    COUNT_IF(
-      COALESCE("T"."RANK" = 'C' AND "T__HOME_COUNTRY"."REGION" = 'southeast_asia', FALSE)
-    ) AS "C1",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(COUNT_IF("T"."RANK" = 'C' AND "T__HOME_COUNTRY"."REGION" = 'southeast_asia'), 0) AS "C1",
+    COALESCE(
+      COUNT_IF(
         "T__ORDERS"."LAST_DEAL_AT" >= CAST(CAST(DATEADD(
           DAY,
           1,
@@ -30,150 +28,151 @@ WITH "CUSTOMER__COUNTS" AS (
             ARRAYS_OVERLAP("T"."TAGS", ['new_product'])
           )
           OR CAST(GET_PATH("T"."CUSTOM_FIELDS", 'interested_in') AS VARCHAR) = 'new_product'
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS "C2",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         COALESCE("T__ORDERS"."WON_ORDERS", 0) >= 2
         AND NOT COALESCE(
           "T__CONTACTS"."LAST_CONTACT_AT" >= CAST(CAST(DATEADD(DAY, -29, CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE) AS TIMESTAMPNTZ)
           AND "T__CONTACTS"."LAST_CONTACT_AT" < CAST(CAST(DATEADD(DAY, 1, CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE) AS TIMESTAMPNTZ),
           FALSE
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS "C3",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         "T"."CREATED_AT" >= CAST(CAST(DATEADD(DAY, -29, CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE) AS TIMESTAMPNTZ)
-        AND "T"."CREATED_AT" < CAST(CAST(DATEADD(DAY, 1, CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE) AS TIMESTAMPNTZ),
-        FALSE
-      )
+        AND "T"."CREATED_AT" < CAST(CAST(DATEADD(DAY, 1, CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE) AS TIMESTAMPNTZ)
+      ),
+      0
     ) AS "C4",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         "T"."NEXT_FOLLOWUP_ON" >= CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)
-        AND "T"."NEXT_FOLLOWUP_ON" < CAST(DATEADD(DAY, 7, CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE),
-        FALSE
-      )
+        AND "T"."NEXT_FOLLOWUP_ON" < CAST(DATEADD(DAY, 7, CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE)
+      ),
+      0
     ) AS "C5",
-    COUNT_IF(COALESCE("T"."RANK" IN ('A', 'B'), FALSE)) AS "C6",
-    COUNT_IF(
-      COALESCE(
-        "T"."RANK" IN ('A', 'B')
-        AND (
-          "T__ORDERS"."LAST_DEAL_AT" < CAST(CAST(DATEADD(DAY, -89, CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE) AS TIMESTAMPNTZ)
-          OR "T__ORDERS"."LAST_DEAL_AT" IS NULL
-        ),
-        FALSE
-      )
-    ) AS "C7",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(COUNT_IF("T"."RANK" IN ('A', 'B')), 0) AS "C6",
+    COALESCE(
+      COUNT_IF(
         "T"."RANK" IN ('A', 'B')
         AND (
           "T__ORDERS"."LAST_DEAL_AT" < CAST(CAST(DATEADD(DAY, -89, CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE) AS TIMESTAMPNTZ)
           OR "T__ORDERS"."LAST_DEAL_AT" IS NULL
         )
-        AND "T"."IS_KEY_ACCOUNT" = TRUE,
-        FALSE
-      )
+      ),
+      0
+    ) AS "C7",
+    COALESCE(
+      COUNT_IF(
+        "T"."RANK" IN ('A', 'B')
+        AND (
+          "T__ORDERS"."LAST_DEAL_AT" < CAST(CAST(DATEADD(DAY, -89, CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE) AS TIMESTAMPNTZ)
+          OR "T__ORDERS"."LAST_DEAL_AT" IS NULL
+        )
+        AND "T"."IS_KEY_ACCOUNT" = TRUE
+      ),
+      0
     ) AS "C8",
-    COUNT_IF(COALESCE("T"."RANK" IN ('A', 'B'), FALSE)) AS "C9",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(COUNT_IF("T"."RANK" IN ('A', 'B')), 0) AS "C9",
+    COALESCE(
+      COUNT_IF(
         "T"."RANK" IN ('A', 'B')
-        AND CAST(GET_PATH("T"."CUSTOM_FIELDS", 'importance') AS VARCHAR) = 'A',
-        FALSE
-      )
+        AND CAST(GET_PATH("T"."CUSTOM_FIELDS", 'importance') AS VARCHAR) = 'A'
+      ),
+      0
     ) AS "C10",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         "T"."RANK" IN ('A', 'B')
-        AND CAST(GET_PATH("T"."CUSTOM_FIELDS", 'importance') AS VARCHAR) = 'B',
-        FALSE
-      )
+        AND CAST(GET_PATH("T"."CUSTOM_FIELDS", 'importance') AS VARCHAR) = 'B'
+      ),
+      0
     ) AS "C11",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         "T"."RANK" IN ('A', 'B')
-        AND CAST(GET_PATH("T"."CUSTOM_FIELDS", 'importance') AS VARCHAR) = 'C',
-        FALSE
-      )
+        AND CAST(GET_PATH("T"."CUSTOM_FIELDS", 'importance') AS VARCHAR) = 'C'
+      ),
+      0
     ) AS "C12",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         "T"."RANK" IN ('A', 'B')
-        AND CAST(GET_PATH("T"."CUSTOM_FIELDS", 'importance') AS VARCHAR) = 'D',
-        FALSE
-      )
+        AND CAST(GET_PATH("T"."CUSTOM_FIELDS", 'importance') AS VARCHAR) = 'D'
+      ),
+      0
     ) AS "C13",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         "T"."RANK" IN ('A', 'B')
         AND (
           CAST(GET_PATH("T"."CUSTOM_FIELDS", 'importance') AS VARCHAR) IS NULL
           OR TRIM(CAST(GET_PATH("T"."CUSTOM_FIELDS", 'importance') AS VARCHAR)) = ''
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS "C14",
-    COUNT_IF(COALESCE("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'US', FALSE)) AS "C15",
-    COUNT_IF(COALESCE("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'CA', FALSE)) AS "C16",
-    COUNT_IF(COALESCE("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'JP', FALSE)) AS "C17",
-    COUNT_IF(COALESCE("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'KR', FALSE)) AS "C18",
-    COUNT_IF(COALESCE("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'CN', FALSE)) AS "C19",
-    COUNT_IF(COALESCE("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'SG', FALSE)) AS "C20",
-    COUNT_IF(COALESCE("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'TH', FALSE)) AS "C21",
-    COUNT_IF(COALESCE("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'VN', FALSE)) AS "C22",
-    COUNT_IF(COALESCE("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'ID', FALSE)) AS "C23",
-    COUNT_IF(COALESCE("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'DE', FALSE)) AS "C24",
-    COUNT_IF(COALESCE("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'NO', FALSE)) AS "C25",
-    COUNT_IF(COALESCE("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'AQ', FALSE)) AS "C26",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(COUNT_IF("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'US'), 0) AS "C15",
+    COALESCE(COUNT_IF("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'CA'), 0) AS "C16",
+    COALESCE(COUNT_IF("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'JP'), 0) AS "C17",
+    COALESCE(COUNT_IF("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'KR'), 0) AS "C18",
+    COALESCE(COUNT_IF("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'CN'), 0) AS "C19",
+    COALESCE(COUNT_IF("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'SG'), 0) AS "C20",
+    COALESCE(COUNT_IF("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'TH'), 0) AS "C21",
+    COALESCE(COUNT_IF("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'VN'), 0) AS "C22",
+    COALESCE(COUNT_IF("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'ID'), 0) AS "C23",
+    COALESCE(COUNT_IF("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'DE'), 0) AS "C24",
+    COALESCE(COUNT_IF("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'NO'), 0) AS "C25",
+    COALESCE(COUNT_IF("T"."RANK" IN ('A', 'B') AND "T"."COUNTRY_CODE" = 'AQ'), 0) AS "C26",
+    COALESCE(
+      COUNT_IF(
         "T"."RANK" IN ('A', 'B')
         AND (
           "T"."COUNTRY_CODE" IS NULL OR TRIM("T"."COUNTRY_CODE") = ''
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS "C27",
-    COUNT_IF((
+    COALESCE(COUNT_IF((
       "T"."OWNER_ID" IS NULL OR TRIM("T"."OWNER_ID") = ''
-    )) AS "C28",
-    COUNT_IF(
-      COALESCE(NOT "T"."OWNER_ID" IN ('tanaka', 'suzuki') AND TRIM("T"."OWNER_ID") <> '', FALSE)
+    )), 0) AS "C28",
+    COALESCE(
+      COUNT_IF(NOT "T"."OWNER_ID" IN ('tanaka', 'suzuki') AND TRIM("T"."OWNER_ID") <> ''),
+      0
     ) AS "C29",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         "T"."DEAL_TOTAL" >= 10000
         AND "T"."DEAL_TOTAL" <= 1000000
-        AND "T"."IS_KEY_ACCOUNT" = TRUE,
-        FALSE
-      )
+        AND "T"."IS_KEY_ACCOUNT" = TRUE
+      ),
+      0
     ) AS "C30",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         LOWER("T"."NAME") LIKE LOWER('%acme%') ESCAPE '!'
         OR LOWER("T"."NAME") LIKE LOWER('100!%%') ESCAPE '!'
-        OR LOWER("T"."EMAIL") LIKE LOWER('%@example.org') ESCAPE '!',
-        FALSE
-      )
+        OR LOWER("T"."EMAIL") LIKE LOWER('%@example.org') ESCAPE '!'
+      ),
+      0
     ) AS "C31",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         NOT (
           ARRAYS_OVERLAP("T"."TAGS", ['newsletter', 'vip'])
         )
-        AND COALESCE(ARRAY_SIZE("T"."TAGS"), 0) > 0,
-        FALSE
-      )
+        AND COALESCE(ARRAY_SIZE("T"."TAGS"), 0) > 0
+      ),
+      0
     ) AS "C32",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         (
           (
             ARRAYS_OVERLAP("T"."TAGS", ['vip'])
@@ -181,25 +180,25 @@ WITH "CUSTOMER__COUNTS" AS (
           AND (
             ARRAYS_OVERLAP("T"."TAGS", ['trade_show'])
           )
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS "C33",
-    COUNT_IF(COALESCE("T__ORDERS"."__HAS_3", 0) >= 1) AS "C34",
-    COUNT_IF(NOT COALESCE("T__ORDERS"."__HAS_4", 0) >= 1) AS "C35",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(COUNT_IF(COALESCE("T__ORDERS"."__HAS_3", 0) >= 1), 0) AS "C34",
+    COALESCE(COUNT_IF(NOT COALESCE("T__ORDERS"."__HAS_4", 0) >= 1), 0) AS "C35",
+    COALESCE(
+      COUNT_IF(
         CAST(CAST(GET_PATH("T"."CUSTOM_FIELDS", 'renewal_on') AS VARCHAR) AS DATE) >= CAST(DATE_TRUNC('MONTH', CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE)
         AND CAST(CAST(GET_PATH("T"."CUSTOM_FIELDS", 'renewal_on') AS VARCHAR) AS DATE) < CAST(DATEADD(
           MONTH,
           1,
           CAST(DATE_TRUNC('MONTH', CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE)
-        ) AS DATE),
-        FALSE
-      )
+        ) AS DATE)
+      ),
+      0
     ) AS "C36",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         "T"."NEXT_FOLLOWUP_ON" >= CAST(DATEADD(
           DAY,
           (
@@ -217,11 +216,11 @@ WITH "CUSTOMER__COUNTS" AS (
             ),
             CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)
           ) AS DATE)
-        ) AS DATE),
-        FALSE
-      )
+        ) AS DATE)
+      ),
+      0
     ) AS "C37",
-    COUNT_IF(COALESCE("T__HOME_COUNTRY"."REGION" IN ('europe', 'north_america'), FALSE)) AS "C38"
+    COALESCE(COUNT_IF("T__HOME_COUNTRY"."REGION" IN ('europe', 'north_america')), 0) AS "C38"
   FROM "CRM"."CUSTOMERS" AS "T"
   LEFT JOIN (
     SELECT
@@ -238,18 +237,18 @@ WITH "CUSTOMER__COUNTS" AS (
     SELECT
       "ORDER"."CUSTOMER_ID" AS "__KEY",
       MAX(CASE WHEN "ORDER"."STATUS" = 'won' THEN "ORDER"."ORDERED_AT" END) AS "LAST_DEAL_AT",
-      COUNT_IF(COALESCE("ORDER"."STATUS" = 'won', FALSE)) AS "WON_ORDERS",
-      COUNT_IF(
-        COALESCE(
-          "ORDER"."STATUS" = 'won'
+      COUNT(CASE WHEN "ORDER"."STATUS" = 'won' THEN 1 END) AS "WON_ORDERS",
+      COUNT(
+        CASE
+          WHEN "ORDER"."STATUS" = 'won'
           AND "ORDER"."ORDERED_AT" >= CAST(CAST(DATEADD(
             MONTH,
             -3,
             CAST(DATE_TRUNC('QUARTER', CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE)
           ) AS DATE) AS TIMESTAMPNTZ)
-          AND "ORDER"."ORDERED_AT" < CAST(CAST(DATE_TRUNC('QUARTER', CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE) AS TIMESTAMPNTZ),
-          FALSE
-        )
+          AND "ORDER"."ORDERED_AT" < CAST(CAST(DATE_TRUNC('QUARTER', CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE) AS TIMESTAMPNTZ)
+          THEN 1
+        END
       ) AS "__HAS_3",
       COUNT(*) AS "__HAS_4"
     FROM "CRM"."ORDERS" AS "ORDER"
@@ -267,20 +266,20 @@ WITH "CUSTOMER__COUNTS" AS (
 ), "LEAD__COUNTS" AS (
   SELECT
     CAST("T"."OWNER_ID" AS VARCHAR) AS "OWNER",
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         "T"."CREATED_AT" >= CAST(CAST(DATE_TRUNC('QUARTER', CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE) AS TIMESTAMPNTZ)
         AND "T"."CREATED_AT" < CAST(CAST(DATEADD(
           MONTH,
           3,
           CAST(DATE_TRUNC('QUARTER', CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS DATE)) AS DATE)
-        ) AS DATE) AS TIMESTAMPNTZ),
-        FALSE
-      )
+        ) AS DATE) AS TIMESTAMPNTZ)
+      ),
+      0
     ) AS "C0",
-    COUNT_IF((
+    COALESCE(COUNT_IF((
       "T"."COUNTRY_CODE" IS NULL OR TRIM("T"."COUNTRY_CODE") = ''
-    )) AS "C1"
+    )), 0) AS "C1"
   FROM "CRM"."LEADS" AS "T"
   GROUP BY
     GROUPING SETS (

@@ -4,191 +4,190 @@ CREATE OR REPLACE VIEW `segments`.`segment_counts` AS
 WITH `customer__counts` AS (
   SELECT
     CAST(`t`.`owner_id` AS STRING) AS `owner`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         `t`.`rank` = 'A'
         AND (
           `t__contacts`.`last_contact_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, -29) AS DATE) AS TIMESTAMP)
           OR `t__contacts`.`last_contact_at` IS NULL
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS `c0`,
-    COUNT_IF(
-      COALESCE(`t`.`rank` = 'C' AND `t__home_country`.`region` = 'southeast_asia', FALSE)
-    ) AS `c1`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(COUNT_IF(`t`.`rank` = 'C' AND `t__home_country`.`region` = 'southeast_asia'), 0) AS `c1`,
+    COALESCE(
+      COUNT_IF(
         `t__orders`.`last_deal_at` >= CAST(CAST(DATE_ADD(CAST(ADD_MONTHS(CURRENT_DATE, -6) AS DATE), 1) AS DATE) AS TIMESTAMP)
         AND `t__orders`.`last_deal_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, 1) AS DATE) AS TIMESTAMP)
         AND (
           ARRAYS_OVERLAP(`t`.`tags`, ARRAY('new_product'))
           OR GET_JSON_OBJECT(`t`.`custom_fields`, '$.interested_in') = 'new_product'
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS `c2`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         COALESCE(`t__orders`.`won_orders`, 0) >= 2
         AND NOT COALESCE(
           `t__contacts`.`last_contact_at` >= CAST(CAST(DATE_ADD(CURRENT_DATE, -29) AS DATE) AS TIMESTAMP)
           AND `t__contacts`.`last_contact_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, 1) AS DATE) AS TIMESTAMP),
           FALSE
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS `c3`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         `t`.`created_at` >= CAST(CAST(DATE_ADD(CURRENT_DATE, -29) AS DATE) AS TIMESTAMP)
-        AND `t`.`created_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, 1) AS DATE) AS TIMESTAMP),
-        FALSE
-      )
+        AND `t`.`created_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, 1) AS DATE) AS TIMESTAMP)
+      ),
+      0
     ) AS `c4`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         `t`.`next_followup_on` >= CURRENT_DATE
-        AND `t`.`next_followup_on` < CAST(DATE_ADD(CURRENT_DATE, 7) AS DATE),
-        FALSE
-      )
+        AND `t`.`next_followup_on` < CAST(DATE_ADD(CURRENT_DATE, 7) AS DATE)
+      ),
+      0
     ) AS `c5`,
-    COUNT_IF(COALESCE(`t`.`rank` IN ('A', 'B'), FALSE)) AS `c6`,
-    COUNT_IF(
-      COALESCE(
-        `t`.`rank` IN ('A', 'B')
-        AND (
-          `t__orders`.`last_deal_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, -89) AS DATE) AS TIMESTAMP)
-          OR `t__orders`.`last_deal_at` IS NULL
-        ),
-        FALSE
-      )
-    ) AS `c7`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(COUNT_IF(`t`.`rank` IN ('A', 'B')), 0) AS `c6`,
+    COALESCE(
+      COUNT_IF(
         `t`.`rank` IN ('A', 'B')
         AND (
           `t__orders`.`last_deal_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, -89) AS DATE) AS TIMESTAMP)
           OR `t__orders`.`last_deal_at` IS NULL
         )
-        AND `t`.`is_key_account` = TRUE,
-        FALSE
-      )
+      ),
+      0
+    ) AS `c7`,
+    COALESCE(
+      COUNT_IF(
+        `t`.`rank` IN ('A', 'B')
+        AND (
+          `t__orders`.`last_deal_at` < CAST(CAST(DATE_ADD(CURRENT_DATE, -89) AS DATE) AS TIMESTAMP)
+          OR `t__orders`.`last_deal_at` IS NULL
+        )
+        AND `t`.`is_key_account` = TRUE
+      ),
+      0
     ) AS `c8`,
-    COUNT_IF(COALESCE(`t`.`rank` IN ('A', 'B'), FALSE)) AS `c9`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(COUNT_IF(`t`.`rank` IN ('A', 'B')), 0) AS `c9`,
+    COALESCE(
+      COUNT_IF(
         `t`.`rank` IN ('A', 'B')
-        AND GET_JSON_OBJECT(`t`.`custom_fields`, '$.importance') = 'A',
-        FALSE
-      )
+        AND GET_JSON_OBJECT(`t`.`custom_fields`, '$.importance') = 'A'
+      ),
+      0
     ) AS `c10`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         `t`.`rank` IN ('A', 'B')
-        AND GET_JSON_OBJECT(`t`.`custom_fields`, '$.importance') = 'B',
-        FALSE
-      )
+        AND GET_JSON_OBJECT(`t`.`custom_fields`, '$.importance') = 'B'
+      ),
+      0
     ) AS `c11`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         `t`.`rank` IN ('A', 'B')
-        AND GET_JSON_OBJECT(`t`.`custom_fields`, '$.importance') = 'C',
-        FALSE
-      )
+        AND GET_JSON_OBJECT(`t`.`custom_fields`, '$.importance') = 'C'
+      ),
+      0
     ) AS `c12`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         `t`.`rank` IN ('A', 'B')
-        AND GET_JSON_OBJECT(`t`.`custom_fields`, '$.importance') = 'D',
-        FALSE
-      )
+        AND GET_JSON_OBJECT(`t`.`custom_fields`, '$.importance') = 'D'
+      ),
+      0
     ) AS `c13`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         `t`.`rank` IN ('A', 'B')
         AND (
           GET_JSON_OBJECT(`t`.`custom_fields`, '$.importance') IS NULL
           OR TRIM(GET_JSON_OBJECT(`t`.`custom_fields`, '$.importance')) = ''
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS `c14`,
-    COUNT_IF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'US', FALSE)) AS `c15`,
-    COUNT_IF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'CA', FALSE)) AS `c16`,
-    COUNT_IF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'JP', FALSE)) AS `c17`,
-    COUNT_IF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'KR', FALSE)) AS `c18`,
-    COUNT_IF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'CN', FALSE)) AS `c19`,
-    COUNT_IF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'SG', FALSE)) AS `c20`,
-    COUNT_IF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'TH', FALSE)) AS `c21`,
-    COUNT_IF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'VN', FALSE)) AS `c22`,
-    COUNT_IF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'ID', FALSE)) AS `c23`,
-    COUNT_IF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'DE', FALSE)) AS `c24`,
-    COUNT_IF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'NO', FALSE)) AS `c25`,
-    COUNT_IF(COALESCE(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'AQ', FALSE)) AS `c26`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(COUNT_IF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'US'), 0) AS `c15`,
+    COALESCE(COUNT_IF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'CA'), 0) AS `c16`,
+    COALESCE(COUNT_IF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'JP'), 0) AS `c17`,
+    COALESCE(COUNT_IF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'KR'), 0) AS `c18`,
+    COALESCE(COUNT_IF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'CN'), 0) AS `c19`,
+    COALESCE(COUNT_IF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'SG'), 0) AS `c20`,
+    COALESCE(COUNT_IF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'TH'), 0) AS `c21`,
+    COALESCE(COUNT_IF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'VN'), 0) AS `c22`,
+    COALESCE(COUNT_IF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'ID'), 0) AS `c23`,
+    COALESCE(COUNT_IF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'DE'), 0) AS `c24`,
+    COALESCE(COUNT_IF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'NO'), 0) AS `c25`,
+    COALESCE(COUNT_IF(`t`.`rank` IN ('A', 'B') AND `t`.`country_code` = 'AQ'), 0) AS `c26`,
+    COALESCE(
+      COUNT_IF(
         `t`.`rank` IN ('A', 'B')
         AND (
           `t`.`country_code` IS NULL OR TRIM(`t`.`country_code`) = ''
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS `c27`,
-    COUNT_IF((
+    COALESCE(COUNT_IF((
       `t`.`owner_id` IS NULL OR TRIM(`t`.`owner_id`) = ''
-    )) AS `c28`,
-    COUNT_IF(
-      COALESCE(NOT `t`.`owner_id` IN ('tanaka', 'suzuki') AND TRIM(`t`.`owner_id`) <> '', FALSE)
+    )), 0) AS `c28`,
+    COALESCE(
+      COUNT_IF(NOT `t`.`owner_id` IN ('tanaka', 'suzuki') AND TRIM(`t`.`owner_id`) <> ''),
+      0
     ) AS `c29`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         `t`.`deal_total` >= 10000
         AND `t`.`deal_total` <= 1000000
-        AND `t`.`is_key_account` = TRUE,
-        FALSE
-      )
+        AND `t`.`is_key_account` = TRUE
+      ),
+      0
     ) AS `c30`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         LOWER(`t`.`name`) LIKE LOWER('%acme%') ESCAPE '!'
         OR LOWER(`t`.`name`) LIKE LOWER('100!%%') ESCAPE '!'
-        OR LOWER(`t`.`email`) LIKE LOWER('%@example.org') ESCAPE '!',
-        FALSE
-      )
+        OR LOWER(`t`.`email`) LIKE LOWER('%@example.org') ESCAPE '!'
+      ),
+      0
     ) AS `c31`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         NOT ARRAYS_OVERLAP(`t`.`tags`, ARRAY('newsletter', 'vip'))
-        AND COALESCE(SIZE(`t`.`tags`), 0) > 0,
-        FALSE
-      )
+        AND COALESCE(SIZE(`t`.`tags`), 0) > 0
+      ),
+      0
     ) AS `c32`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         (
           ARRAY_CONTAINS(`t`.`tags`, 'vip') AND ARRAY_CONTAINS(`t`.`tags`, 'trade_show')
-        ),
-        FALSE
-      )
+        )
+      ),
+      0
     ) AS `c33`,
-    COUNT_IF(COALESCE(`t__orders`.`__has_3`, 0) >= 1) AS `c34`,
-    COUNT_IF(NOT COALESCE(`t__orders`.`__has_4`, 0) >= 1) AS `c35`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(COUNT_IF(COALESCE(`t__orders`.`__has_3`, 0) >= 1), 0) AS `c34`,
+    COALESCE(COUNT_IF(NOT COALESCE(`t__orders`.`__has_4`, 0) >= 1), 0) AS `c35`,
+    COALESCE(
+      COUNT_IF(
         CAST(GET_JSON_OBJECT(`t`.`custom_fields`, '$.renewal_on') AS DATE) >= CAST(TRUNC(CURRENT_DATE, 'MONTH') AS DATE)
-        AND CAST(GET_JSON_OBJECT(`t`.`custom_fields`, '$.renewal_on') AS DATE) < CAST(ADD_MONTHS(CAST(TRUNC(CURRENT_DATE, 'MONTH') AS DATE), 1) AS DATE),
-        FALSE
-      )
+        AND CAST(GET_JSON_OBJECT(`t`.`custom_fields`, '$.renewal_on') AS DATE) < CAST(ADD_MONTHS(CAST(TRUNC(CURRENT_DATE, 'MONTH') AS DATE), 1) AS DATE)
+      ),
+      0
     ) AS `c36`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         `t`.`next_followup_on` >= CAST(TRUNC(CURRENT_DATE, 'WEEK') AS DATE)
-        AND `t`.`next_followup_on` < CAST(DATE_ADD(CAST(TRUNC(CURRENT_DATE, 'WEEK') AS DATE), 7) AS DATE),
-        FALSE
-      )
+        AND `t`.`next_followup_on` < CAST(DATE_ADD(CAST(TRUNC(CURRENT_DATE, 'WEEK') AS DATE), 7) AS DATE)
+      ),
+      0
     ) AS `c37`,
-    COUNT_IF(COALESCE(`t__home_country`.`region` IN ('europe', 'north_america'), FALSE)) AS `c38`
+    COALESCE(COUNT_IF(`t__home_country`.`region` IN ('europe', 'north_america')), 0) AS `c38`
   FROM `crm`.`customers` AS `t`
   LEFT JOIN (
     SELECT
@@ -205,14 +204,14 @@ WITH `customer__counts` AS (
     SELECT
       `order`.`customer_id` AS `__key`,
       MAX(CASE WHEN `order`.`status` = 'won' THEN `order`.`ordered_at` END) AS `last_deal_at`,
-      COUNT_IF(COALESCE(`order`.`status` = 'won', FALSE)) AS `won_orders`,
-      COUNT_IF(
-        COALESCE(
-          `order`.`status` = 'won'
+      COUNT(CASE WHEN `order`.`status` = 'won' THEN 1 END) AS `won_orders`,
+      COUNT(
+        CASE
+          WHEN `order`.`status` = 'won'
           AND `order`.`ordered_at` >= CAST(CAST(ADD_MONTHS(CAST(TRUNC(CURRENT_DATE, 'QUARTER') AS DATE), -3) AS DATE) AS TIMESTAMP)
-          AND `order`.`ordered_at` < CAST(CAST(TRUNC(CURRENT_DATE, 'QUARTER') AS DATE) AS TIMESTAMP),
-          FALSE
-        )
+          AND `order`.`ordered_at` < CAST(CAST(TRUNC(CURRENT_DATE, 'QUARTER') AS DATE) AS TIMESTAMP)
+          THEN 1
+        END
       ) AS `__has_3`,
       COUNT(*) AS `__has_4`
     FROM `crm`.`orders` AS `order`
@@ -230,16 +229,16 @@ WITH `customer__counts` AS (
 ), `lead__counts` AS (
   SELECT
     CAST(`t`.`owner_id` AS STRING) AS `owner`,
-    COUNT_IF(
-      COALESCE(
+    COALESCE(
+      COUNT_IF(
         `t`.`created_at` >= CAST(CAST(TRUNC(CURRENT_DATE, 'QUARTER') AS DATE) AS TIMESTAMP)
-        AND `t`.`created_at` < CAST(CAST(ADD_MONTHS(CAST(TRUNC(CURRENT_DATE, 'QUARTER') AS DATE), 3) AS DATE) AS TIMESTAMP),
-        FALSE
-      )
+        AND `t`.`created_at` < CAST(CAST(ADD_MONTHS(CAST(TRUNC(CURRENT_DATE, 'QUARTER') AS DATE), 3) AS DATE) AS TIMESTAMP)
+      ),
+      0
     ) AS `c0`,
-    COUNT_IF((
+    COALESCE(COUNT_IF((
       `t`.`country_code` IS NULL OR TRIM(`t`.`country_code`) = ''
-    )) AS `c1`
+    )), 0) AS `c1`
   FROM `crm`.`leads` AS `t`
   GROUP BY
     GROUPING SETS (

@@ -165,14 +165,14 @@ WITH `customer__flags` AS (
     SELECT
       `order`.`customer_id` AS `__key`,
       MAX(CASE WHEN `order`.`status` = 'won' THEN `order`.`ordered_at` END) AS `last_deal_at`,
-      COUNTIF(COALESCE(`order`.`status` = 'won', FALSE)) AS `won_orders`,
-      COUNTIF(
-        COALESCE(
-          `order`.`status` = 'won'
+      COUNT(CASE WHEN `order`.`status` = 'won' THEN 1 END) AS `won_orders`,
+      COUNT(
+        CASE
+          WHEN `order`.`status` = 'won'
           AND `order`.`ordered_at` >= CAST(CAST(DATE_ADD(CAST(DATE_TRUNC(CURRENT_DATE, QUARTER) AS DATE), INTERVAL -3 MONTH) AS DATE) AS DATETIME)
-          AND `order`.`ordered_at` < CAST(CAST(DATE_TRUNC(CURRENT_DATE, QUARTER) AS DATE) AS DATETIME),
-          FALSE
-        )
+          AND `order`.`ordered_at` < CAST(CAST(DATE_TRUNC(CURRENT_DATE, QUARTER) AS DATE) AS DATETIME)
+          THEN 1
+        END
       ) AS `__has_3`,
       COUNT(*) AS `__has_4`
     FROM `crm`.`orders` AS `order`

@@ -164,14 +164,14 @@ WITH `customer__flags` AS (
     SELECT
       `order`.`customer_id` AS `__key`,
       MAX(CASE WHEN `order`.`status` = 'won' THEN `order`.`ordered_at` END) AS `last_deal_at`,
-      COUNT_IF(COALESCE(`order`.`status` = 'won', FALSE)) AS `won_orders`,
-      COUNT_IF(
-        COALESCE(
-          `order`.`status` = 'won'
+      COUNT(CASE WHEN `order`.`status` = 'won' THEN 1 END) AS `won_orders`,
+      COUNT(
+        CASE
+          WHEN `order`.`status` = 'won'
           AND `order`.`ordered_at` >= CAST(CAST(DATEADD(MONTH, -3, CAST(TRUNC(CURRENT_DATE, 'QUARTER') AS DATE)) AS DATE) AS TIMESTAMP)
-          AND `order`.`ordered_at` < CAST(CAST(TRUNC(CURRENT_DATE, 'QUARTER') AS DATE) AS TIMESTAMP),
-          FALSE
-        )
+          AND `order`.`ordered_at` < CAST(CAST(TRUNC(CURRENT_DATE, 'QUARTER') AS DATE) AS TIMESTAMP)
+          THEN 1
+        END
       ) AS `__has_3`,
       COUNT(*) AS `__has_4`
     FROM `crm`.`orders` AS `order`

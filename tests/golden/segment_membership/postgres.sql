@@ -143,17 +143,13 @@ WITH "customer__flags" AS (
     SELECT
       "order"."customer_id" AS "__key",
       MAX(CASE WHEN "order"."status" = 'won' THEN "order"."ordered_at" END) AS "last_deal_at",
-      SUM(CASE WHEN COALESCE("order"."status" = 'won', FALSE) THEN 1 ELSE 0 END) AS "won_orders",
-      SUM(
+      COUNT(CASE WHEN "order"."status" = 'won' THEN 1 END) AS "won_orders",
+      COUNT(
         CASE
-          WHEN COALESCE(
-            "order"."status" = 'won'
-            AND "order"."ordered_at" >= CAST(CAST(CAST(DATE_TRUNC('QUARTER', CURRENT_DATE) AS DATE) + INTERVAL '-3 MONTH' AS DATE) AS TIMESTAMP)
-            AND "order"."ordered_at" < CAST(CAST(DATE_TRUNC('QUARTER', CURRENT_DATE) AS DATE) AS TIMESTAMP),
-            FALSE
-          )
+          WHEN "order"."status" = 'won'
+          AND "order"."ordered_at" >= CAST(CAST(CAST(DATE_TRUNC('QUARTER', CURRENT_DATE) AS DATE) + INTERVAL '-3 MONTH' AS DATE) AS TIMESTAMP)
+          AND "order"."ordered_at" < CAST(CAST(DATE_TRUNC('QUARTER', CURRENT_DATE) AS DATE) AS TIMESTAMP)
           THEN 1
-          ELSE 0
         END
       ) AS "__has_3",
       COUNT(*) AS "__has_4"
