@@ -459,16 +459,7 @@ class Emitter:
                     ]).from_(d.table((base,)), copy=False).where(d.column(f"m{i}"), copy=False))
         if not branches:
             return self._empty(["segment_id", "member_key", "owner"])
-        query: exp.Expression = branches[0]
-        for b in branches[1:]:
-            query = exp.Union(this=query, expression=b, distinct=False)
-        if isinstance(query, exp.Select):
-            query.set("with_", exp.With(expressions=ctes))
-        else:
-            query = exp.Select(expressions=[exp.Star()]).from_(
-                exp.Subquery(this=query, alias=exp.TableAlias(this=d.identifier("m"))), copy=False)
-            query.set("with_", exp.With(expressions=ctes))
-        return query
+        return self._union_all(ctes, branches, "m")
 
     def counts_query(self) -> exp.Expression:
         """segment_counts(segment_id, parent_id, level, owner, member_count).
@@ -513,11 +504,15 @@ class Emitter:
             ]).from_(d.table((name,)), copy=False).join(values, join_type="CROSS", copy=False))
         if not branches:
             return self._empty(["segment_id", "parent_id", "level", "owner", "member_count"])
+        return self._union_all(ctes, branches, "c")
+
+    def _union_all(self, ctes: list[exp.CTE], branches: list[exp.Select], alias: str) -> exp.Select:
+        """WITH ctes SELECT * FROM (branch UNION ALL branch ...) AS alias."""
         query: exp.Expression = branches[0]
         for b in branches[1:]:
             query = exp.Union(this=query, expression=b, distinct=False)
         outer = exp.Select(expressions=[exp.Star()]).from_(
-            exp.Subquery(this=query, alias=exp.TableAlias(this=d.identifier("c"))), copy=False)
+            exp.Subquery(this=query, alias=exp.TableAlias(this=self.dialect.identifier(alias))), copy=False)
         outer.set("with_", exp.With(expressions=ctes))
         return outer
 
