@@ -76,7 +76,6 @@ class _AggJoin:
     alias: str
     inner: "Frame"
     columns: dict[tuple, tuple[str, exp.Expression]] = field(default_factory=dict)
-    has_count: int = 0
 
     def column(self, key: tuple, name: str, build) -> str:
         if key not in self.columns:
@@ -194,7 +193,6 @@ class Frame:
                 return exp.Count(this=exp.Star())
             return _count_where(inner.condition(p.where))
 
-        join.has_count += 1
         name = join.column((AggFunc.COUNT, None, p.where), f"__has_{len(join.columns) + 1}", build)
         return exp.Coalesce(this=self.d.column(name, join.alias), expressions=[exp.Literal.number(0)])
 

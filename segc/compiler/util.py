@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from segc.compiler.yamlfile import YMap, YNode, YScalar, YSeq, kind_name
-from segc.errors import Diagnostics, Pos
+from segc.errors import Diagnostics
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED_FIELD_NAMES = frozenset({"all", "any", "not", "has"})
@@ -90,7 +90,3 @@ def expect_name(ck: Checker, node: YNode | None, what: str) -> str | None:
                  "names start with a lowercase letter, then lowercase letters, digits or _")
         return None
     return s.text
-
-
-def pos_of(node: YNode | None, fallback: Pos) -> Pos:
-    return node.pos if node is not None else fallback
