@@ -19,6 +19,8 @@ class DuckDBEngine:
             raise DatabaseError(f"{path}: no such DuckDB file")
         try:
             self.con = duckdb.connect(str(path), read_only=read_only)
+            # DuckDB draws its own progress bar on long queries, which could land in `--format json`
+            self.con.execute("SET enable_progress_bar = false")
         except duckdb.Error as exc:
             raise DatabaseError(f"{path}: cannot open DuckDB file: {exc}") from None
 
