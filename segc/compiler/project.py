@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from segc.compiler.check_model import ModelChecker
@@ -47,9 +48,15 @@ def load_model(project_dir: Path, ck: Checker) -> Model | None:
     return ModelChecker(ck, name).check(root)
 
 
-def load_project(project_dir: str | Path, *, check_lock: bool = True) -> tuple[Project, list[Diagnostic]]:
-    """Check everything; raise SegcError with every problem, or return the project and warnings."""
+def load_project(project_dir: str | Path, *, check_lock: bool = True,
+                 overrides: Mapping[Path, bytes] | None = None) -> tuple[Project, list[Diagnostic]]:
+    """Check everything; raise SegcError with every problem, or return the project and warnings.
+
+    ``overrides`` maps segment files (under ``segments/``, existing or not) to the content they
+    are to be checked with instead of what is on disk: `segc new` checks a file before writing it.
+    """
     project_dir = Path(project_dir)
+    overrides = {Path(p).resolve(): data for p, data in (overrides or {}).items()}
     ck = Checker()
     model = load_model(project_dir, ck)
     if model is None or ck.errors:
@@ -57,17 +64,21 @@ def load_project(project_dir: str | Path, *, check_lock: bool = True) -> tuple[P
         raise SegcError(ck.items)
     seg_checker = SegmentChecker(ck, model)
     files = segment_files(project_dir)
+    if overrides:
+        on_disk = {p.resolve(): p for p in files}
+        files = sorted((on_disk.get(p, p) for p in set(on_disk) | set(overrides)), key=lambda p: p.name)
     if not files:
         ck.warning("W002", Pos(display_path(project_dir / "segments")), "no segment files found",
                    "add segments/*.yml")
     for path in files:
         name = display_path(path)
         try:
-            root = read_yaml(path, name)
+            data = overrides.get(path.resolve())
+            root = read_yaml(path, name) if data is None else parse_yaml(data, name)
         except SegcError as exc:
             ck.items.extend(exc.diagnostics)
             continue
-        seg_checker.file(root, path.relative_to(project_dir).as_posix())
+        seg_checker.file(root, path.resolve().relative_to(project_dir.resolve()).as_posix())
     ck.raise_if_errors()
     project = Project(model, display_order(seg_checker.out))
     if check_lock:
