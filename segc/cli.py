@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import sys
 import zoneinfo
 from pathlib import Path
@@ -20,6 +21,7 @@ from segc.compiler.ir import Project
 from segc.compiler.sqlfiles import write_files
 from segc.dialects import NAMES as DIALECTS
 from segc.dialects import get_dialect
+from segc.dbt import MATERIALIZATIONS
 from segc.errors import DatabaseError, Diagnostic, SegcError, printable
 
 EXIT_INVALID, EXIT_USAGE, EXIT_DATABASE = 1, 2, 3
@@ -149,6 +151,44 @@ def compile(project_dir: Path, dialect: str | None, as_of: dt.date | None, out_d
         click.echo(f"wrote {len(files)} files to {out_dir}", err=True)
     else:
         click.echo("\n".join(text for _, text in files), nl=False)
+    write_lock(project, project_dir)
+
+
+def _dbt_var_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise click.BadParameter(f"{value!r} is not a dbt var name; use letters, digits and underscores")
+    return value
+
+
+@main.command()
+@project_option
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write the models, sources.yml and schema.yml to (e.g. models/segc).")
+@click.option("--dialect", type=click.Choice(DIALECTS), help="SQL dialect (default: target.dialect in segc.yml).")
+@click.option("--materialized", type=click.Choice(MATERIALIZATIONS), default="view", show_default=True,
+              help="How dbt builds each model.")
+@click.option("--as-of-var", metavar="NAME", callback=_dbt_var_name,
+              help="Let dbt's var NAME (a YYYY-MM-DD date) replace today; without it, today is the current date.")
+def dbt(project_dir: Path, out_dir: Path, dialect: str | None, materialized: str, as_of_var: str | None) -> None:
+    """dbt models for every segment, segment_membership and segment_counts, with sources.yml and
+    schema.yml (descriptions, columns and tests), for a dbt project to vendor as they are.
+
+    Models read the entity tables through source() and each other through ref(). Dates are never
+    baked in. Updates segc.lock like compile.
+
+    \b
+    Example:
+      segc dbt -p fixtures/example --out my_dbt_project/models/segc
+      cd my_dbt_project && dbt build --vars '{segc_as_of: 2024-03-13}'   # with --as-of-var segc_as_of
+    """
+    from segc.dbt import dbt_files
+
+    project = _load(project_dir)
+    d = get_dialect(dialect or project.model.target.dialect)
+    with paused_gc():
+        files = dbt_files(project, d, materialized=materialized, as_of_var=as_of_var)
+    write_files(files, out_dir)
+    click.echo(f"wrote {len(files)} files to {out_dir}", err=True)
     write_lock(project, project_dir)
 
 

@@ -9,8 +9,8 @@ from typing import assert_never
 
 from segc.compiler import dates
 from segc.compiler.ir import (
-    And, CmpOp, Compare, DateExpr, DateRange, Has, InSet, IsEmpty, ListMatch, ListOp, Not, Or, Pred,
-    Scalar, TextMatch, TrueP,
+    And, CmpOp, Compare, DateExpr, DateLit, DateRange, Has, InSet, IsEmpty, ListMatch, ListOp, Not, Or,
+    Pred, Scalar, Shift, StartOf, TextMatch, Today, Trunc, TrueP, Unit,
 )
 from segc.engines.run import CountRow
 from segc.errors import printable
@@ -52,8 +52,36 @@ def _value(v: Scalar) -> str:
     return repr(v) if any(c in v for c in " ,'\"") or not v else v
 
 
-def _day(e: DateExpr, today: dt.date, before: bool = False) -> str:
-    """The day e resolves to (the day before it with before=True), or why there is none."""
+def _relative(e: DateExpr) -> str:
+    """A date in words, relative to today: `today - 30 days`, `the first day of today's month`."""
+    if isinstance(e, Today):
+        return "today"
+    if isinstance(e, DateLit):
+        return e.value.isoformat()
+    if isinstance(e, Shift):
+        n = abs(e.n)
+        return f"{_relative(e.this)} {'-' if e.n < 0 else '+'} {n} {e.unit.value}{'s' if n != 1 else ''}"
+    if isinstance(e, StartOf):
+        inner = _relative(e.this)
+        if e.unit is Trunc.WEEK:
+            return "this week's Monday" if inner == "today" else f"the Monday of the week of ({inner})"
+        if inner == "today":
+            return f"the first day of this {e.unit.value}"
+        return f"the first day of the {e.unit.value} of ({inner})"
+    assert_never(e)
+
+
+def _day(e: DateExpr, today: dt.date | None, before: bool = False) -> str:
+    """The day e resolves to (the day before it with before=True), or why there is none.
+
+    Without `today` the day stays relative, in words (`segc dbt` descriptions must not bake a date).
+    """
+    if today is None:
+        if not before:
+            return _relative(e)
+        if isinstance(e, Shift) and e.unit is Unit.DAY:
+            return _relative(Shift(e.this, e.n - 1, Unit.DAY) if e.n != 1 else e.this)
+        return f"the day before {_relative(e)}"
     try:
         day = dates.resolve(e, today)
         return (day - dt.timedelta(days=1) if before else day).isoformat()
@@ -61,7 +89,7 @@ def _day(e: DateExpr, today: dt.date, before: bool = False) -> str:
         return "a day outside years 1-9999"
 
 
-def describe(p: Pred, today: dt.date, indent: int = 0) -> list[str]:
+def describe(p: Pred, today: dt.date | None, indent: int = 0) -> list[str]:
     pad = "  " * indent
     if isinstance(p, TrueP):
         return [f"{pad}every row"]

@@ -199,7 +199,7 @@ class Frame:
     # -- the FROM clause -------------------------------------------------------------------------
 
     def from_(self) -> exp.Table:
-        return self.d.table(self.entity.table, self.alias)
+        return self.em.source_table(self.entity, self.alias)
 
     def sql_joins(self) -> list[exp.Join]:
         out = []
@@ -375,6 +375,10 @@ class Emitter:
         assert_never(e)
 
     # -- names -------------------------------------------------------------------------------------
+
+    def source_table(self, entity: Entity, alias: str) -> exp.Table:
+        """Where an entity's rows are read; `segc dbt` reads them through {{ source() }} instead."""
+        return self.dialect.table(entity.table, alias)
 
     def view_table(self, name: str) -> exp.Table:
         schema = tuple(self.model.target.schema.split("."))

@@ -194,11 +194,18 @@ class Dialect:
     def create_schema(self, schema: tuple[str, ...]) -> exp.Expression:
         return exp.Create(this=self.table(schema), kind="SCHEMA", exists=True)
 
-    def sql(self, e: exp.Expression, pretty: bool = True, copy: bool = True) -> str:
+    def generator(self) -> type[sqlglot.Dialect]:
+        """The sqlglot dialect class that prints this target's SQL."""
+        if self.lean:
+            return lean_generator(self.sqlglot_dialect)
+        return type(sqlglot.Dialect.get_or_raise(self.sqlglot_dialect))
+
+    def sql(self, e: exp.Expression, pretty: bool = True, copy: bool = True,
+            generator: type[sqlglot.Dialect] | None = None) -> str:
         """Generate with unsupported_level=RAISE: sqlglot otherwise only logs when it drops meaning.
 
         copy=False saves a third of the time but lets sqlglot's dialect transforms change the
-        tree: pass it only for a tree built for this one call."""
-        generator = lean_generator(self.sqlglot_dialect) if self.lean else self.sqlglot_dialect
-        return e.sql(dialect=generator, pretty=pretty, copy=copy,
+        tree: pass it only for a tree built for this one call. `generator` replaces
+        self.generator() (segc dbt passes one derived from it)."""
+        return e.sql(dialect=generator or self.generator(), pretty=pretty, copy=copy,
                      unsupported_level=sqlglot.ErrorLevel.RAISE)
