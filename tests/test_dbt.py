@@ -161,7 +161,9 @@ def test_dbt_without_var_uses_current_date_and_tables(tmp_path, warehouse_file):
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(warehouse_file, warehouse)
     root = _dbt_project(tmp_path / "dbt", warehouse)
-    result = CliRunner().invoke(main, ["dbt", "-p", str(EXAMPLE), "--out", str(root / "models" / "segc"),
+    project_dir = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project_dir)
+    result = CliRunner().invoke(main, ["dbt", "-p", str(project_dir), "--out", str(root / "models" / "segc"),
                                        "--materialized", "table"])
     assert result.exit_code == 0, result.output
     run = _dbt(root, "build")
@@ -243,7 +245,7 @@ def test_bad_input_writes_nothing(tmp_path):
     assert result.exit_code == 1
     assert "zz_jinja.yml:4:13: error:" in result.output and "Traceback" not in result.output
     assert not out.exists()
-    bad_var = CliRunner().invoke(main, ["dbt", "-p", str(EXAMPLE), "--out", str(out), "--as-of-var", "a-b"])
+    bad_var = CliRunner().invoke(main, ["dbt", "-p", str(project), "--out", str(out), "--as-of-var", "a-b"])
     assert bad_var.exit_code == 2 and not out.exists()
 
 
