@@ -48,6 +48,13 @@ as_of_option = click.option("--as-of", type=AsOf(), help="Use this date as today
 def db_option(f):
     f = click.option("--dsn", metavar="URL", help="A PostgreSQL URL, e.g. postgresql://user@host/db.")(f)
     return click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="A DuckDB database file.")(f)
+
+
+def format_option(*choices: str):
+    return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
+                        help="How to print the result; json is for programs.")
+
+
 owner_option = click.option("--owner", help="Only members owned by NAME; company segments plus NAME's personal ones.")
 
 
@@ -115,13 +122,29 @@ def main() -> None:
 
 @main.command()
 @project_option
-def validate(project_dir: Path) -> None:
+@format_option("text", "json")
+def validate(project_dir: Path, fmt: str) -> None:
     """Check the project; print every problem as FILE:LINE:COL.
+
+    --format json prints {"valid", "segments", "problems"} on stdout instead, each problem with
+    file, line, column, severity, code, message and hint (for editors and CI); the exit code is
+    the same.
 
     \b
     Example:
       segc validate -p fixtures/example
     """
+    if fmt == "json":
+        try:
+            with paused_gc():
+                project, warnings = load_project(project_dir)
+        except SegcError as exc:
+            click.echo(json.dumps({"valid": False, "segments": None,
+                                   "problems": [d.as_json() for d in exc.diagnostics]}, ensure_ascii=False, indent=2))
+            sys.exit(EXIT_INVALID)
+        click.echo(json.dumps({"valid": True, "segments": len(project.segments),
+                               "problems": [d.as_json() for d in warnings]}, ensure_ascii=False, indent=2))
+        return
     project = _load(project_dir)
     click.echo(f"ok: {len(project.segments)} segments in {len(project.model.entities)} entities", err=True)
 
@@ -190,6 +213,36 @@ def dbt(project_dir: Path, out_dir: Path, dialect: str | None, materialized: str
     write_files(files, out_dir)
     click.echo(f"wrote {len(files)} files to {out_dir}", err=True)
     write_lock(project, project_dir)
+
+
+@main.command()
+@click.argument("kind", required=False, type=click.Choice(["segc.yml", "segments"]))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write both schemas here (segc.schema.json, segments.schema.json) instead.")
+def schema(kind: str | None, out_dir: Path | None) -> None:
+    """The JSON Schema of segc.yml or of segment files, for completion and checks in editors.
+
+    Point yaml-language-server at it with a first line like
+    `# yaml-language-server: $schema=.schemas/segc.schema.json`.
+
+    \b
+    Example:
+      segc schema segments > segments.schema.json
+      segc schema --out .schemas
+    """
+    from segc.schemas import SCHEMAS, schema_text
+
+    if out_dir is not None:
+        if kind is not None:
+            raise click.UsageError("give either KIND (to print one schema) or --out (to write both)")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for k, name in SCHEMAS.items():
+            (out_dir / name).write_text(schema_text(k), encoding="utf-8")
+        click.echo(f"wrote {len(SCHEMAS)} schemas to {out_dir}", err=True)
+    elif kind is None:
+        raise click.UsageError("name the schema to print: segc.yml or segments (or --out DIR for both)")
+    else:
+        click.echo(schema_text(kind), nl=False)
 
 
 def _progress(fmt: str):
@@ -296,9 +349,13 @@ def members(segment_id: str, project_dir: Path, db: Path | None, dsn: str | None
 @click.argument("segment_id", metavar="ID")
 @project_option
 @as_of_option
+@format_option("text", "json")
 @click.option("--dialect", type=click.Choice(DIALECTS), help="SQL dialect (default: target.dialect in segc.yml).")
-def explain(segment_id: str, project_dir: Path, as_of: dt.date | None, dialect: str | None) -> None:
+def explain(segment_id: str, project_dir: Path, as_of: dt.date | None, dialect: str | None, fmt: str) -> None:
     """The rule of one segment in words, with its dates resolved, and its SQL.
+
+    --format json prints the same as one object: id, name, entity, scope, owner, parent, level,
+    as_of, rule (lines of words) and sql.
 
     \b
     Example:
@@ -313,6 +370,15 @@ def explain(segment_id: str, project_dir: Path, as_of: dt.date | None, dialect: 
     today = as_of or (dt.datetime.now(zoneinfo.ZoneInfo(tz)).date() if tz else dt.date.today())
     d = get_dialect(dialect or project.model.target.dialect)
     entity = project.model.entity(seg.entity)
+    rule = describe(seg.condition, today, 1)
+    sql = d.sql(Emitter(project, d, as_of).view(seg)) + ";"
+    if fmt == "json":
+        click.echo(json.dumps({
+            "id": seg.id, "name": seg.name, "description": seg.description, "entity": entity.name,
+            "scope": seg.scope.value, "owner": seg.owner, "parent": seg.parent, "level": seg.level,
+            "as_of": today.isoformat(), "rule": [line[2:] for line in rule], "sql": sql,
+        }, ensure_ascii=False, indent=2))
+        return
     click.echo(printable(f"{seg.name} [{seg.id}]"))
     if seg.description:
         click.echo(printable(seg.description))
@@ -320,10 +386,10 @@ def explain(segment_id: str, project_dir: Path, as_of: dt.date | None, dialect: 
     if seg.parent:
         click.echo(f"narrows: {seg.parent} (level {seg.level}); its conditions hold too")
     click.echo(f"members, as of {today.isoformat()}{'' if as_of else ' (today)'}:")
-    for line in describe(seg.condition, today, 1):
+    for line in rule:
         click.echo(printable(line))
     click.echo("")
-    click.echo(d.sql(Emitter(project, d, as_of).view(seg)) + ";")
+    click.echo(sql)
 
 
 @main.command()
@@ -351,22 +417,117 @@ def apply(project_dir: Path, db: Path | None, dsn: str | None, as_of: dt.date | 
     click.echo(f"applied {n} views to {db or 'PostgreSQL'} (schema {project.model.target.schema})", err=True)
 
 
+@main.group("templates")
+def templates_group() -> None:
+    """The segment template library (R6): ready-made segments to use as they are or to edit.
+
+    Make a segment from one with `segc new ID --template NAME`.
+
+    \b
+    Example:
+      segc templates list
+      segc templates show dormant_customers
+    """
+
+
+@templates_group.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def templates_list(fmt: str) -> None:
+    """Every template with the entity it targets by default and what it selects.
+
+    \b
+    Example:
+      segc templates list --format json
+    """
+    from segc.templates import list_table, templates
+
+    if fmt == "json":
+        click.echo(json.dumps([t.as_json() for t in templates()], ensure_ascii=False, indent=2))
+    else:
+        click.echo(list_table(templates()), nl=False)
+
+
+set_option = click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+                          help="A template parameter (repeatable), e.g. --set days=60.")
+
+
+@templates_group.command("show")
+@click.argument("name")
+@set_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def templates_show(name: str, settings: tuple[str, ...], fmt: str) -> None:
+    """One template: its parameters (type, default, help), an example `segc new` command line,
+    and the segment it makes with the defaults (or with --set values, checked by type only).
+
+    \b
+    Example:
+      segc templates show rank_not_contacted --set rank=B --set days=60
+    """
+    from segc.templates import example_command, get_template, parse_settings, render_item, segment_mapping, show_text
+
+    template = get_template(name)
+    values, _ = parse_settings(template, settings)
+    if fmt == "json":
+        out = template.as_json() | {"example": example_command(template),
+                                     "yaml": render_item(template, values, template.name),
+                                     "segment": segment_mapping(template, values, template.name)}
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(show_text(template, values), nl=False)
+
+
+@main.command("new")
+@click.argument("segment_id", metavar="ID")
+@click.option("--template", "-t", "template_name", required=True, metavar="NAME",
+              help="The template to use (segc templates list).")
+@set_option
+@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The segments/*.yml file to add to, relative to the project (default: segments/ID.yml).")
+@project_option
+def new_command(segment_id: str, template_name: str, settings: tuple[str, ...], file: Path | None, project_dir: Path) -> None:
+    """Make segment ID from a template and add it to a segment file (R6).
+
+    The file is created if needed; an existing file keeps every byte, the segment is appended to
+    its segments: list. The whole project is checked with the new segment first: on any problem
+    nothing is written.
+
+    \b
+    Example:
+      segc new a_rank_dormant -p fixtures/example --template rank_not_contacted --set days=45
+      segc new sea_c -p fixtures/example -t rank_in_region --set rank=C --file segments/seed_examples.yml
+    """
+    from segc.compiler.project import display_path
+    from segc.templates.new import new_segment
+
+    added = new_segment(project_dir, segment_id, template_name, settings, file)
+    _warn(added.warnings)
+    click.echo(added.text, nl=False)
+    verb = "created" if added.created else "added to"
+    click.echo(f"segment '{segment_id}' from template {template_name}: {verb} {display_path(added.path)}", err=True)
+
+
 @main.command()
 @as_of_option
+@format_option("table", "json")
 @click.option("--keep", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the demo warehouse to this DuckDB file instead of a temporary one.")
-def demo(as_of: dt.date | None, keep: Path | None) -> None:
+def demo(as_of: dt.date | None, keep: Path | None, fmt: str) -> None:
     """Build a demo CRM warehouse in DuckDB and show the example segments' counts.
 
     Dates are as of 2024-03-13, the fixtures' reference day, unless --as-of says otherwise.
+    --format json prints the counts as `segc count --format json` does.
 
     \b
     Example:
       segc demo --keep demo.duckdb
     """
-    from segc.demo import run_demo
+    from segc.demo import demo_counts, run_demo
 
-    click.echo(run_demo(as_of, keep), nl=False)
+    if fmt == "json":
+        _, rows = demo_counts(as_of, keep)
+        click.echo(json.dumps([r.as_json() for r in rows], ensure_ascii=False, indent=2))
+    else:
+        click.echo(run_demo(as_of, keep), nl=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

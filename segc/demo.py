@@ -10,7 +10,8 @@ import duckdb
 
 from segc.compiler import load_project
 from segc.engines.duckdb import DuckDBEngine
-from segc.engines.run import count_segments
+from segc.compiler.ir import Project
+from segc.engines.run import CountRow, count_segments
 from segc.render import count_table
 from segc.warehouse import load_duckdb
 
@@ -34,7 +35,8 @@ def build_warehouse(path: Path) -> None:
         con.close()
 
 
-def run_demo(as_of: dt.date | None = None, keep: Path | None = None) -> str:
+def demo_counts(as_of: dt.date | None = None, keep: Path | None = None) -> tuple[Project, list[CountRow]]:
+    """The example project and its counts on a freshly built demo warehouse."""
     as_of = as_of or REFERENCE_DAY
     example = fixtures_dir() / "example"
     project, _ = load_project(example)
@@ -48,6 +50,14 @@ def run_demo(as_of: dt.date | None = None, keep: Path | None = None) -> str:
             rows = count_segments(project, engine, as_of)
         finally:
             engine.close()
+    return project, rows
+
+
+def run_demo(as_of: dt.date | None = None, keep: Path | None = None) -> str:
+    """The demo's text: the counts as a tree, and what to try next."""
+    as_of = as_of or REFERENCE_DAY
+    example = fixtures_dir() / "example"
+    project, rows = demo_counts(as_of, keep)
     entities = ", ".join(f"{e.name} ({e.label})" for e in project.model.entities)
     lines = [
         f"segc demo: {len(project.segments)} segments of {example} on a DuckDB warehouse",

@@ -37,6 +37,10 @@ class Diagnostic:
     hint: str | None = None
     severity: Severity = Severity.ERROR
 
+    def as_json(self) -> dict:
+        return {"file": self.pos.file, "line": self.pos.line, "column": self.pos.col,
+                "severity": self.severity.value, "code": self.code, "message": self.message, "hint": self.hint}
+
     def render(self) -> str:
         text = f"{printable(str(self.pos))}: {self.severity.value}: {printable(self.message)} [{self.code}]"
         if self.hint:

@@ -27,8 +27,10 @@ from segc.cli import main
 from segc.dialects import NAMES as DIALECTS
 
 AS_OF = REF_DAY.isoformat()  # 2024-03-13, a Wednesday
-# SPEC 5's commands that segc has so far; templates, new, dbt and schema come with issue 6.
-SPEC_COMMANDS = ("validate", "compile", "count", "members", "explain", "apply", "demo")
+# SPEC 5's commands
+SPEC_COMMANDS = ("validate", "compile", "count", "members", "explain", "templates", "new", "apply",
+                 "dbt", "schema", "demo")
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -849,6 +851,58 @@ def test_demo_keep(tmp_path: Path, rows) -> None:
     ok(invoke("demo", "--keep", db))
     assert db.is_file()
     assert query(db, "SELECT count(*) FROM crm.customers") == [(len(rows["customers"]),)]
+
+
+def _commands() -> list[tuple[str, ...]]:
+    """Every command line segc has: ("count",), ("templates", "list"), ..."""
+    import click
+
+    out = []
+    for name, cmd in sorted(main.commands.items()):
+        if isinstance(cmd, click.Group):
+            out += [(name, sub) for sub in sorted(cmd.commands)]
+        else:
+            out.append((name,))
+    return out
+
+
+def test_segc_has_exactly_the_spec_commands() -> None:
+    assert set(main.commands) == set(SPEC_COMMANDS)
+
+
+@pytest.mark.parametrize("words", _commands(), ids=" ".join)
+def test_every_command_and_option_is_in_the_readme(words: tuple[str, ...]) -> None:
+    """README's command reference names each command, and each of its options."""
+    import click
+
+    assert f"segc {' '.join(words)}" in README, f"README does not mention `segc {' '.join(words)}`"
+    cmd = main
+    for w in words:
+        cmd = cmd.commands[w]
+    for param in cmd.params:
+        if isinstance(param, click.Option):
+            longest = max(param.opts, key=len)
+            assert longest in README, f"README does not mention {longest} of segc {' '.join(words)}"
+
+
+DATA_COMMANDS = [
+    ["count", "-p", str(EXAMPLE), "--as-of", AS_OF],
+    ["members", "vip", "-p", str(EXAMPLE), "--as-of", AS_OF],
+    ["explain", "vip", "-p", str(EXAMPLE), "--as-of", AS_OF],
+    ["validate", "-p", str(EXAMPLE)],
+    ["templates", "list"],
+    ["templates", "show", "dormant_customers"],
+    ["demo"],
+]
+
+
+@pytest.mark.parametrize("args", DATA_COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_data_output_has_json(args: list[str], warehouse_file: Path) -> None:
+    if args[0] in ("count", "members"):
+        args = [*args, "--db", str(warehouse_file)]
+    result = CliRunner().invoke(main, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)
 
 
 @pytest.mark.parametrize("command", SPEC_COMMANDS)
