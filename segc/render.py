@@ -28,15 +28,19 @@ def count_table(rows: list[CountRow]) -> str:
         s = r.segment
         indent = "  " * (s.level - 1) + ("└ " if s.level > 1 else "")
         scope = f" (personal: {s.owner})" if s.owner else ""
-        lines.append((printable(f"{indent}{s.name}{scope}"), s.id, r.count))
+        lines.append((printable(f"{indent}{s.name}{scope}"), s.id, r.count, r.team))
     if not lines:
         return "no segments\n"
-    name_w = max(max(_width(n) for n, _, _ in lines), len("SEGMENT"))
-    id_w = max(max(len(i) for _, i, _ in lines), len("ID"))
-    count_w = max(max(len(str(c)) for *_, c in lines), len("MEMBERS"))
-    out = [f"{'SEGMENT'}{' ' * (name_w - 7)}  {'ID':<{id_w}}  {'MEMBERS':>{count_w}}"]
-    for name, seg_id, count in lines:
-        out.append(f"{name}{' ' * (name_w - _width(name))}  {seg_id:<{id_w}}  {count:>{count_w}}")
+    team = any(t is not None for *_, t in lines)  # --owner: the owner's members, then the team's
+    name_w = max(max(_width(n) for n, *_ in lines), len("SEGMENT"))
+    id_w = max(max(len(i) for _, i, *_ in lines), len("ID"))
+    count_w = max(max(len(str(c)) for _, _, c, _ in lines), len("MEMBERS"))
+    team_w = max(max(len(str(t)) for *_, t in lines), len("TEAM"))
+    out = [f"{'SEGMENT'}{' ' * (name_w - 7)}  {'ID':<{id_w}}  {'MEMBERS':>{count_w}}"
+           + (f"  {'TEAM':>{team_w}}" if team else "")]
+    for name, seg_id, count, total in lines:
+        out.append(f"{name}{' ' * (name_w - _width(name))}  {seg_id:<{id_w}}  {count:>{count_w}}"
+                   + (f"  {total:>{team_w}}" if team else ""))
     return "\n".join(out) + "\n"
 
 

@@ -706,10 +706,16 @@ def test_count_for_one_owner(project: Path, warehouse_file: Path, rows, owner: s
     got = {o["id"]: o["count"] for o in data}
     assert set(got) == expected_ids
     assert ("tanaka_followups" in got) == (owner == "tanaka")
+    team = {o["id"]: o["team_count"] for o in data}  # the whole team's, from the same pass
     for sid, members in oracle(rows).items():
         if sid in expected_ids:
             assert got[sid] == sum(1 for o in members.values() if o == owner), sid
+            assert team[sid] == len(members), sid
     assert got["unassigned"] == 0  # nobody's customers are unassigned ones
+    table = ok(invoke("count", "-p", project, "--db", warehouse_file, "--as-of", AS_OF, "--owner", owner)).stdout
+    assert table.splitlines()[0].split()[-2:] == ["MEMBERS", "TEAM"]
+    row = next(line for line in table.splitlines() if " unassigned " in line)
+    assert row.split()[-2:] == ["0", str(team["unassigned"])]
 
     shown = count_json(project, warehouse_file, "--owner", owner)
     check_count_shape(shown, EXAMPLE_TREE)
@@ -717,7 +723,9 @@ def test_count_for_one_owner(project: Path, warehouse_file: Path, rows, owner: s
 
 
 def test_count_without_owner_shows_every_segment(project: Path, warehouse_file: Path, rows) -> None:
-    got = {o["id"]: o["count"] for o in count_json(project, warehouse_file, "--show-empty")}
+    data = count_json(project, warehouse_file, "--show-empty")
+    assert all("team_count" not in o for o in data)  # the count is the team's already
+    got = {o["id"]: o["count"] for o in data}
     assert set(got) == set(EXAMPLE_TREE)
     assert got["tanaka_followups"] == len(oracle(rows)["tanaka_followups"])
 

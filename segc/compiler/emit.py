@@ -431,14 +431,21 @@ class Emitter:
         return out
 
     def count_query(self, entity: str, segments: list[Segment], owner: str | None = None) -> exp.Select:
-        """One row: one conditional count per segment, over one scan with shared joins."""
+        """One row: one conditional count per segment, over one scan with shared joins.
+
+        With `owner`, two per segment in the same pass: the owner's members, then the whole team's.
+        """
         frame = self.frame(entity)
+        d = self.dialect
         # COUNT_IF skips NULL, so the bare condition counts right; an all-NULL group gives NULL,
         # which count_segments reads as 0
-        cols = [exp.Alias(this=self.dialect.count_if(frame.condition(s.condition)),
-                          alias=self.dialect.identifier(f"c{i}")) for i, s in enumerate(segments)]
-        where = self._owned_by(frame, owner) if owner is not None else None
-        return frame.select(cols, where)
+        counts: list[exp.Expression] = []
+        for s in segments:
+            cond = frame.condition(s.condition)
+            if owner is not None:
+                counts.append(d.count_if(and_([cond.copy(), self._owned_by(frame, owner)])))
+            counts.append(d.count_if(cond))
+        return frame.select([exp.Alias(this=c, alias=d.identifier(f"c{i}")) for i, c in enumerate(counts)])
 
     def membership_query(self) -> exp.Expression:
         """segment_membership(segment_id, member_key, owner): UNION ALL over one shared base per entity."""

@@ -18,12 +18,16 @@ from segc.engines.base import Engine
 @dataclass(frozen=True, slots=True)
 class CountRow:
     segment: Segment
-    count: int
+    count: int  # with --owner, the owner's members
+    team: int | None = None  # with --owner, the whole team's members (R19), counted in the same pass
 
     def as_json(self) -> dict[str, Any]:
         s = self.segment
-        return {"id": s.id, "name": s.name, "parent": s.parent, "level": s.level, "count": self.count,
-                "entity": s.entity, "scope": s.scope.value, "owner": s.owner}
+        out = {"id": s.id, "name": s.name, "parent": s.parent, "level": s.level, "count": self.count,
+               "entity": s.entity, "scope": s.scope.value, "owner": s.owner}
+        if self.team is not None:
+            out["team_count"] = self.team
+        return out
 
 
 def visible_segments(project: Project, owner: str | None) -> tuple[Segment, ...]:
@@ -44,11 +48,12 @@ def count_segments(project: Project, engine: Engine, as_of: dt.date | None = Non
     with paused_gc():
         queries = [(segs, engine.dialect.sql(emitter.count_query(entity, segs, owner), pretty=False, copy=False))
                    for entity, segs in emitter.by_entity(segments).items()]
-    counts: dict[str, int] = {}
+    per = 1 if owner is None else 2  # (owner's, team's) with --owner
+    counts: dict[str, tuple[int, ...]] = {}
     for segs, sql in progress(queries):
-        row = engine.query(sql)[0]
-        counts.update((s.id, int(n or 0)) for s, n in zip(segs, row))
-    rows = [CountRow(s, counts[s.id]) for s in segments]
+        row = [int(n or 0) for n in engine.query(sql)[0]]
+        counts.update((s.id, tuple(row[i * per:(i + 1) * per])) for i, s in enumerate(segs))
+    rows = [CountRow(s, *counts[s.id]) for s in segments]
     if show_empty:
         return rows
     hidden: set[str] = set()
