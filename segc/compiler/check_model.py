@@ -19,9 +19,9 @@ from segc.compiler.util import (
 from segc.dialects import NAMES as DIALECTS
 from segc.errors import Pos
 
-SQL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-JSON_KEY_RE = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
-PREFIX_RE = re.compile(r"^[a-z0-9_]*$")
+SQL_NAME_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
+JSON_KEY_RE = re.compile(r"\A[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*\Z")
+PREFIX_RE = re.compile(r"\A[a-z0-9_]*\Z")
 
 _TOP_KEYS = ("version", "target", "timezone", "entities")
 _TARGET_KEYS = ("dialect", "schema", "view_prefix")
@@ -339,6 +339,12 @@ class ModelChecker:
 
     def _target_entity(self, raw: _RawEntity, spec: YMap, kind: RelationKind) -> tuple[Relation, _RawEntity] | None:
         ck = self.ck
+        if spec.key_node("relation") is None:
+            # only aggregates get here without one: `relation:` is what makes a field a lookup
+            ck.error("E102", spec.pos, "an aggregate field needs 'relation'",
+                     "the has_many relation to aggregate over" + (f", e.g. relation: {next(iter(raw.relations))}"
+                                                                  if raw.relations else ""))
+            return None
         rnode = expect_scalar(ck, spec.get("relation"), "relation")
         if rnode is None:
             return None

@@ -45,7 +45,7 @@ OPERATORS: dict[str, tuple[FieldType, ...]] = {
     "contains_none": (_T.STRING_LIST,),
 }
 COMBINATORS = ("all", "any", "not", "has")
-_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER_RE = re.compile(r"\A[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
 _TRUE, _FALSE = ("true", "True", "TRUE"), ("false", "False", "FALSE")
 _CMP = {"=": CmpOp.EQ, "!=": CmpOp.NE, ">": CmpOp.GT, ">=": CmpOp.GE, "<": CmpOp.LT, "<=": CmpOp.LE}
 
@@ -185,7 +185,7 @@ class _Lowering:
         s = expect_scalar(self.ck, node, "count")
         if s is None:
             return None
-        if not s.text.isdigit():
+        if not (s.text.isascii() and s.text.isdigit()):  # str.isdigit() also takes "²"
             self.ck.error("E123", s.pos, f"a count must be a whole number, not '{s.text}'")
             return None
         return Decimal(int(s.text))

@@ -21,9 +21,9 @@ UNITS: dict[str, tuple[int, Unit]] = {
 }
 UNIT_WORDS = sorted(UNITS) + sorted(u + "s" for u in UNITS)
 
-_DURATION = re.compile(r"^\s*(\d+)\s+([a-z]+)\s*$")
-_DATE_VALUE = re.compile(r"^\s*today\s*(?:([+-])\s*(\d+)\s+([a-z]+))?\s*$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DURATION = re.compile(r"\A\s*([0-9]+)\s+([a-z]+)\s*\Z")
+_DATE_VALUE = re.compile(r"\A\s*today\s*(?:([+-])\s*([0-9]+)\s+([a-z]+))?\s*\Z")
+_ISO_DATE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 PERIODS = (
     "today", "yesterday", "tomorrow",

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from segc.compiler.yamlfile import YMap, YNode, YScalar, YSeq, kind_name
 from segc.errors import Diagnostics
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+NAME_RE = re.compile(r"\A[a-z][a-z0-9_]*\Z")  # \Z: `$` would let "vip\n" through
 RESERVED_FIELD_NAMES = frozenset({"all", "any", "not", "has"})
 
 
