@@ -1,5 +1,5 @@
 """`python -m segc` runs the segc command."""
 
-from segc.cli import main
+from segc.cli import run
 
-main()
+run()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import gc
 import io
 import json
 import re
@@ -151,29 +152,40 @@ def validate(project_dir: Path, fmt: str) -> None:
 
 @main.command()
 @project_option
-@click.option("--dialect", type=click.Choice(DIALECTS), help="SQL dialect (default: target.dialect in segc.yml).")
+@click.option("--dialect", "dialects", type=click.Choice(DIALECTS), multiple=True,
+              help="SQL dialect (default: target.dialect in segc.yml); repeat it to compile for several at "
+                   "once, into DIR/<dialect>/.")
 @as_of_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write one .sql file per view here instead of printing them.")
-def compile(project_dir: Path, dialect: str | None, as_of: dt.date | None, out_dir: Path | None) -> None:
+def compile(project_dir: Path, dialects: tuple[str, ...], as_of: dt.date | None, out_dir: Path | None) -> None:
     """SQL for every view: one per segment, segment_membership and segment_counts.
 
-    Updates segc.lock with new segments and drops deleted ones.
+    Updates segc.lock with new segments and drops deleted ones. With several --dialect, the
+    project is loaded once and each dialect's files go to their own folder under --out.
 
     \b
     Example:
       segc compile -p fixtures/example --as-of 2024-03-13 --out build/sql
+      segc compile -p fixtures/example --dialect postgres --dialect snowflake --out build
     """
+    names = tuple(dict.fromkeys(dialects))
+    if len(names) > 1 and out_dir is None:
+        raise click.UsageError("several --dialect need --out DIR (each dialect is written to DIR/<dialect>/)")
     project = _load(project_dir)
-    d = get_dialect(dialect or project.model.target.dialect)
-    emitter = Emitter(project, d, as_of)
+    outputs = []
     with paused_gc():
-        files = [(f.name, f.render(d, as_of, copy=False)) for f in view_files(project, emitter)]
-    if out_dir is not None:
-        write_files(files, out_dir)
-        click.echo(f"wrote {len(files)} files to {out_dir}", err=True)
-    else:
-        click.echo("\n".join(text for _, text in files), nl=False)
+        for name in names or (project.model.target.dialect,):
+            d = get_dialect(name)
+            emitter = Emitter(project, d, as_of)
+            folder = out_dir / name if len(names) > 1 and out_dir is not None else out_dir
+            outputs.append((folder, [(f.name, f.render(d, as_of, copy=False)) for f in view_files(project, emitter)]))
+    for folder, files in outputs:
+        if folder is not None:
+            write_files(files, folder)
+            click.echo(f"wrote {len(files)} files to {folder}", err=True)
+        else:
+            click.echo("\n".join(text for _, text in files), nl=False)
     write_lock(project, project_dir)
 
 
@@ -530,5 +542,21 @@ def demo(as_of: dt.date | None, keep: Path | None, fmt: str) -> None:
         click.echo(run_demo(as_of, keep), nl=False)
 
 
+def run() -> None:
+    """The `segc` console script: main() in a process of its own.
+
+    segc builds hundreds of thousands of small sqlglot nodes, which point at their parents (cycles
+    only the garbage collector frees), and then exits. Collecting them costs more than the build:
+    0.9 s of 3.4 s when compiling 1,000 segments to three dialects, and again at interpreter exit.
+    A short-lived process leaves them to the operating system. (Tests call main() in-process,
+    where the collector keeps running; the library pauses it only while it compiles.)
+    """
+    gc.disable()
+    try:
+        main()
+    finally:
+        gc.freeze()  # exit without the interpreter's final scan of every node
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

@@ -267,6 +267,31 @@ def test_compile_out_is_byte_identical_across_runs(project: Path, tmp_path: Path
     assert {p.name: p.read_bytes() for p in a.iterdir()} == files_a
 
 
+def test_compile_several_dialects_at_once(project: Path, tmp_path: Path) -> None:
+    """--dialect repeated: one load, each dialect's files in DIR/<dialect>/, as compiled alone."""
+    both = tmp_path / "both"
+    ok(invoke("compile", "-p", project, "--as-of", AS_OF, "--dialect", "postgres", "--dialect", "snowflake",
+              "--dialect", "postgres", "--out", both))
+    assert sorted(p.name for p in both.iterdir()) == ["postgres", "snowflake"]
+    for dialect in ("postgres", "snowflake"):
+        alone = tmp_path / dialect
+        ok(invoke("compile", "-p", project, "--as-of", AS_OF, "--dialect", dialect, "--out", alone))
+        expected = {p.name: p.read_bytes() for p in alone.iterdir()}
+        assert expected and {p.name: p.read_bytes() for p in (both / dialect).iterdir()} == expected
+    result = invoke("compile", "-p", project, "--dialect", "postgres", "--dialect", "snowflake")
+    assert result.exit_code == 2 and "--out" in result.output
+
+
+def test_console_script_entry_point(project: Path, tmp_path: Path) -> None:
+    """`python -m segc` (and the `segc` script) go through run(): output as main() gives it."""
+    out = subprocess.run([sys.executable, "-m", "segc", "compile", "-p", str(project), "--as-of", AS_OF],
+                         capture_output=True, text=True, check=True).stdout
+    assert out == ok(invoke("compile", "-p", project, "--as-of", AS_OF)).stdout
+    bad = subprocess.run([sys.executable, "-m", "segc", "members", "nope", "-p", str(project)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
 def test_compile_out_writes_one_file_per_view(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "sql"
     ok(invoke("compile", "-p", project, "--as-of", AS_OF, "--out", out))

@@ -11,6 +11,7 @@ import functools
 import re
 
 import sqlglot
+import sqlglot.generator
 from sqlglot import exp
 
 from segc.compiler.ir import Trunc, Unit
@@ -51,7 +52,15 @@ def lean_generator(name: str) -> type[sqlglot.Dialect]:
             text = printed[key] = base.Generator.identifier_sql(self, expression)
         return text
 
-    generator = type("Generator", (base.Generator,), {"TRANSFORMS": transforms, "identifier_sql": identifier_sql})
+    def createable_sql(self, expression: exp.Create, locations) -> str:
+        # Snowflake's walks the whole view twice looking for materialized-view properties (40%
+        # of its generation time); segc's CREATE statements carry no properties at all.
+        if expression.args.get("properties") is None:
+            return sqlglot.generator.Generator.createable_sql(self, expression, locations)
+        return base.Generator.createable_sql(self, expression, locations)
+
+    generator = type("Generator", (base.Generator,), {
+        "TRANSFORMS": transforms, "identifier_sql": identifier_sql, "createable_sql": createable_sql})
     return type(f"SegcLean{base.__name__}", (base,), {"Generator": generator})
 
 
@@ -190,6 +199,12 @@ class Dialect:
 
     def count_if(self, pred: exp.Expression) -> exp.Expression:
         return exp.CountIf(this=pred)
+
+    def sum_case_count(self, pred: exp.Expression) -> exp.Expression:
+        """SUM(CASE WHEN pred THEN 1 ELSE 0 END): what sqlglot prints for COUNT_IF where the
+        engine has none, built directly (its rewrite parses text: 0.3 s per 1,000 segments)."""
+        return exp.Sum(this=exp.Case(ifs=[exp.If(this=pred, true=exp.Literal.number(1))],
+                                     default=exp.Literal.number(0)))
 
     def values(self, rows: list[list[exp.Expression]], alias: str, columns: list[str]) -> exp.Expression:
         """A literal table: VALUES (...), (...) AS alias(columns)."""

@@ -59,6 +59,9 @@ class Redshift(Dialect):
     sqlglot_dialect = "redshift"
     text_type = "VARCHAR"
 
+    def count_if(self, pred: exp.Expression) -> exp.Expression:
+        return self.sum_case_count(pred)
+
 
 class Trino(Dialect):
     name = "trino"

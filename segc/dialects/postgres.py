@@ -20,6 +20,9 @@ class Postgres(Dialect):
             value = exp.JSONExtract(this=value, expression=exp.Literal.string(key), only_json_types=True)
         return exp.JSONExtractScalar(this=value, expression=exp.Literal.string(path[-1]), only_json_types=True)
 
+    def count_if(self, pred: exp.Expression) -> exp.Expression:
+        return self.sum_case_count(pred)
+
     def replace_view(self, name: exp.Table, query: exp.Expression) -> list[exp.Expression]:
         # CREATE OR REPLACE VIEW cannot drop or rename columns in PostgreSQL.
         drop = exp.Drop(tables=[name.copy()], kind="VIEW", exists=True)

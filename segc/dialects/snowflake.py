@@ -9,9 +9,17 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlglot import exp
 
 from segc.dialects.base import Dialect, _LOWER_SAFE, dtype, to_date
+
+
+@functools.lru_cache(maxsize=4096)
+def _stored_name(name: str) -> str:
+    """How Snowflake stores a name: lower-case ones as upper case (quoted, they must match it)."""
+    return name.upper() if _LOWER_SAFE.match(name) else name
 
 
 class Snowflake(Dialect):
@@ -21,7 +29,7 @@ class Snowflake(Dialect):
     contains_all_operator = False
 
     def normalize(self, name: str) -> str:
-        return name.upper() if _LOWER_SAFE.match(name) else name
+        return _stored_name(name)
 
     def current_date(self, timezone: str | None, now: exp.Expression | None = None) -> exp.Expression:
         # never the session's TIMEZONE: without `timezone:`, today is the UTC date
