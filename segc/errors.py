@@ -26,7 +26,8 @@ class Pos:
     col: int = 1
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
+        # line 0: not a place in a file but a command-line option (`--set`), named as it is
+        return f"{self.file}:{self.line}:{self.col}" if self.line else self.file
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,7 @@ class Diagnostic:
     severity: Severity = Severity.ERROR
 
     def as_json(self) -> dict:
-        return {"file": self.pos.file, "line": self.pos.line, "column": self.pos.col,
+        return {"file": self.pos.file, "line": self.pos.line or None, "column": self.pos.col or None,
                 "severity": self.severity.value, "code": self.code, "message": self.message, "hint": self.hint}
 
     def render(self) -> str:

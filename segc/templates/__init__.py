@@ -75,8 +75,8 @@ TYPES = ("int", "number", "string", "string_list", "boolean", "date", "duration"
 _PARAM_KEYS = ("type", "default", "help", "min", "choices", "value_of", "field_types", "of", "optional")
 _META = re.compile(r"\A\{#-?(.*?)-?#\}", re.S)
 
-SET_POS = Pos("--set")
-TEMPLATE_POS = Pos("--template")
+SET_POS = Pos("--set", 0, 0)  # command-line options: messages name the option, not a line
+TEMPLATE_POS = Pos("--template", 0, 0)
 
 
 class ParamError(ValueError):

@@ -49,7 +49,7 @@ def target_file(project_dir: Path, segment_id: str, file: Path | None) -> Path:
         if c.resolve().parent == folder and c.suffix in (".yml", ".yaml") and not c.is_dir():
             return c
     raise SegcError([Diagnostic(
-        "E166", Pos("--file"), f"'{file}' is not a segment file of the project",
+        "E166", Pos("--file", 0, 0), f"'{file}' is not a segment file of the project",
         f"segc reads segments/*.yml only: e.g. --file segments/{file.stem or segment_id}.yml (relative to the project folder)")])
 
 
@@ -185,7 +185,7 @@ def new_segment(project_dir: str | Path, segment_id: str, template_name: str, se
     check_against_model(template, values, model, given)
     if not NAME_RE.match(segment_id) or "__" in segment_id:
         raise SegcError([Diagnostic(
-            "E165", Pos("ID"), f"segment id '{segment_id}' is not a valid id",
+            "E165", Pos("ID", 0, 0), f"segment id '{segment_id}' is not a valid id",
             "ids start with a lowercase letter, then lowercase letters, digits or _ (no __)")])
     try:
         existing = load_project(project_dir)[0].segments
