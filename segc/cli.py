@@ -295,7 +295,7 @@ def _engine(db: Path | None, dsn: str | None, read_only: bool = True):
 @as_of_option
 @owner_option
 @click.option("--show-empty", is_flag=True, help="Also show secondary segments with 0 members.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option("table", "json")
 def count(project_dir: Path, db: Path | None, dsn: str | None, as_of: dt.date | None, owner: str | None, show_empty: bool, fmt: str) -> None:
     """Live member counts of every segment, parents before children (R5, R18, R19).
 
@@ -326,7 +326,7 @@ def count(project_dir: Path, db: Path | None, dsn: str | None, as_of: dt.date | 
 @db_option
 @as_of_option
 @owner_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@format_option("table", "json", "csv")
 def members(segment_id: str, project_dir: Path, db: Path | None, dsn: str | None, as_of: dt.date | None, owner: str | None, fmt: str) -> None:
     """The member keys of one segment, sorted ascending.
 
@@ -443,7 +443,7 @@ def templates_group() -> None:
 
 
 @templates_group.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option("table", "json")
 def templates_list(fmt: str) -> None:
     """Every template with the entity it targets by default and what it selects.
 
@@ -466,7 +466,7 @@ set_option = click.option("--set", "settings", multiple=True, metavar="KEY=VALUE
 @templates_group.command("show")
 @click.argument("name")
 @set_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option("text", "json")
 def templates_show(name: str, settings: tuple[str, ...], fmt: str) -> None:
     """One template: its parameters (type, default, help), an example `segc new` command line,
     and the segment it makes with the defaults (or with --set values, checked by type only).
