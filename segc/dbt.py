@@ -26,7 +26,7 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
-from segc.compiler.emit import Emitter
+from segc.compiler.emit import Emitter, union_all
 from segc.compiler.ir import Entity, FieldType, Project, Segment
 from segc.compiler.sqlfiles import COUNTS_VIEW, MEMBERSHIP_VIEW, comment_text
 from segc.dialects import Dialect
@@ -96,16 +96,13 @@ class DbtEmitter(Emitter):
         call = Jinja(this=f"{{{{ source({jinja_string(source.name)}, {jinja_string(table)}) }}}}")
         return exp.Table(this=call, alias=exp.TableAlias(this=self.dialect.identifier(alias)))
 
-    def ref(self, model: str, alias: str | None = None) -> exp.Table:
-        t = exp.Table(this=Jinja(this=f"{{{{ ref({jinja_string(model)}) }}}}"))
-        if alias:
-            t.set("alias", exp.TableAlias(this=self.dialect.identifier(alias)))
-        return t
+    def ref(self, model: str) -> exp.Table:
+        return exp.Table(this=Jinja(this=f"{{{{ ref({jinja_string(model)}) }}}}"))
 
     def membership_from_models(self) -> exp.Expression:
         """segment_membership over the segment models: one branch per model, in display order."""
         d = self.dialect
-        branches: list[exp.Expression] = []
+        branches: list[exp.Select] = []
         for seg in self.project.segments:
             entity = self.model.entity(seg.entity)
             owner = d.column(entity.owner) if entity.owner else exp.Null()
@@ -116,10 +113,7 @@ class DbtEmitter(Emitter):
             ]).from_(self.ref(self.view_name(seg)), copy=False))
         if not branches:
             return self._empty(["segment_id", "member_key", "owner"])
-        query = branches[0]
-        for b in branches[1:]:
-            query = exp.Union(this=query, expression=b, distinct=False)
-        return query
+        return union_all(branches)
 
     def today_block(self) -> str:
         """The Jinja that sets segc_today once per model: the var's date, or the current date."""

@@ -64,6 +64,13 @@ def or_(items: list[exp.Expression]) -> exp.Expression:
     return out
 
 
+def union_all(queries: list[exp.Select]) -> exp.Expression:
+    out: exp.Expression = queries[0]
+    for q in queries[1:]:
+        out = exp.Union(this=out, expression=q, distinct=False)
+    return out
+
+
 def _paren(e: exp.Expression, kind: type) -> exp.Expression:
     return exp.Paren(this=e) if isinstance(e, kind) else e
 
@@ -517,9 +524,7 @@ class Emitter:
 
     def _union_all(self, ctes: list[exp.CTE], branches: list[exp.Select], alias: str) -> exp.Select:
         """WITH ctes SELECT * FROM (branch UNION ALL branch ...) AS alias."""
-        query: exp.Expression = branches[0]
-        for b in branches[1:]:
-            query = exp.Union(this=query, expression=b, distinct=False)
+        query = union_all(branches)
         outer = exp.Select(expressions=[exp.Star()]).from_(
             exp.Subquery(this=query, alias=exp.TableAlias(this=self.dialect.identifier(alias))), copy=False)
         outer.set("with_", exp.With(expressions=ctes))
