@@ -104,6 +104,9 @@ class SegcGroup(click.Group):
             raise
         except BrokenPipeError:
             sys.exit(0)
+        except OSError as exc:  # an output folder that cannot be written, a full disk: not a bug
+            where = f" ({printable(str(exc.filename))})" if exc.filename else ""
+            _fail(f"{exc.strerror or exc}{where}", EXIT_INVALID)
         except Exception as exc:  # a bug in segc: say so plainly, without a traceback
             _fail(f"internal error ({type(exc).__name__}: {exc}); please report it", EXIT_INVALID)
 

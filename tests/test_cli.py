@@ -282,6 +282,17 @@ def test_compile_several_dialects_at_once(project: Path, tmp_path: Path) -> None
     assert result.exit_code == 2 and "--out" in result.output
 
 
+def test_unwritable_output_is_a_clean_error(project: Path, tmp_path: Path) -> None:
+    """An output path that cannot be written is the user's to fix: no "internal error", no traceback."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    for command in ("compile", "dbt"):
+        result = invoke(command, "-p", project, "--out", blocker / "sub")
+        assert result.exit_code == 1, result.output
+        assert "Not a directory" in result.stderr and str(blocker / "sub") in result.stderr
+        assert "internal error" not in result.stderr and "Traceback" not in result.output
+
+
 def test_console_script_entry_point(project: Path, tmp_path: Path) -> None:
     """`python -m segc` (and the `segc` script) go through run(): output as main() gives it."""
     out = subprocess.run([sys.executable, "-m", "segc", "compile", "-p", str(project), "--as-of", AS_OF],
